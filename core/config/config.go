@@ -1,0 +1,284 @@
+// Package config reads the subset of MaxScale's maxscale.cnf that Portico
+// understands, so an existing MaxScale configuration can be pointed at Portico
+// unchanged. Every error names the file and line so an operator can fix it
+// without guessing.
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/portico-db/portico/core"
+)
+
+// Defaults match MaxScale's, so an omitted setting behaves the same in both.
+const (
+	DefaultAdminHost   = "127.0.0.1"
+	DefaultAdminPort   = 8989
+	DefaultServerPort  = 3306
+	DefaultAdminUser   = "admin"
+	DefaultAdminPasswd = "mariadb"
+)
+
+// Config is a loaded configuration.
+type Config struct {
+	AdminHost string
+	AdminPort int
+	Topology  core.Topology
+	// Warnings lists settings that were read but are not acted on, so that the
+	// operator learns what Portico ignores instead of being refused.
+	Warnings []string
+}
+
+// Error is a configuration problem at a place in a file.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(path, f)
+}
+
+type value struct {
+	v    string
+	line int
+}
+
+type section struct {
+	name string
+	line int
+	keys map[string]value
+}
+
+func (s *section) get(k string) (value, bool) {
+	v, ok := s.keys[k]
+	return v, ok
+}
+
+// Parse reads a configuration from r; name is used in error messages.
+func Parse(name string, r io.Reader) (*Config, error) {
+	sections, err := parseINI(name, r)
+	if err != nil {
+		return nil, err
+	}
+	return build(name, sections)
+}
+
+func parseINI(name string, r io.Reader) ([]*section, error) {
+	var (
+		sections []*section
+		cur      *section
+		seen     = map[string]int{}
+		lineNo   int
+	)
+	errf := func(format string, args ...any) error {
+		return &Error{File: name, Line: lineNo, Msg: fmt.Sprintf(format, args...)}
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		lineNo++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			if !strings.HasSuffix(line, "]") {
+				return nil, errf("section header %q is missing its closing ']'", line)
+			}
+			sname := strings.TrimSpace(line[1 : len(line)-1])
+			if sname == "" {
+				return nil, errf("empty section name")
+			}
+			if prev, ok := seen[sname]; ok {
+				return nil, errf("section [%s] is already defined on line %d", sname, prev)
+			}
+			seen[sname] = lineNo
+			cur = &section{name: sname, line: lineNo, keys: map[string]value{}}
+			sections = append(sections, cur)
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, errf("expected 'key=value' or '[section]', got %q", line)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "" {
+			return nil, errf("missing parameter name before '='")
+		}
+		if cur == nil {
+			return nil, errf("parameter %q appears before any [section]", k)
+		}
+		if prev, ok := cur.keys[k]; ok {
+			return nil, errf("parameter %q is already set on line %d", k, prev.line)
+		}
+		cur.keys[k] = value{v: v, line: lineNo}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &Error{File: name, Line: lineNo + 1, Msg: fmt.Sprintf("read: %v", err)}
+	}
+	return sections, nil
+}
+
+// known lists the parameters Portico acts on, per section type.
+var known = map[string]map[string]bool{
+	"maxscale": {"admin_host": true, "admin_port": true},
+	"server":   {"type": true, "address": true, "port": true},
+	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true},
+	"listener": {"type": true, "service": true, "address": true, "port": true},
+}
+
+func build(name string, sections []*section) (*Config, error) {
+	cfg := &Config{AdminHost: DefaultAdminHost, AdminPort: DefaultAdminPort}
+	errAt := func(line int, format string, args ...any) error {
+		return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	warn := func(line int, format string, args ...any) {
+		cfg.Warnings = append(cfg.Warnings, errAt(line, format, args...).Error())
+	}
+	port := func(s *section, key string, def int) (int, error) {
+		v, ok := s.get(key)
+		if !ok {
+			if def == 0 {
+				return 0, errAt(s.line, "[%s] needs %s", s.name, key)
+			}
+			return def, nil
+		}
+		n, err := strconv.Atoi(v.v)
+		if err != nil || n < 1 || n > 65535 {
+			return 0, errAt(v.line, "%s=%q is not a port number (1-65535)", key, v.v)
+		}
+		return n, nil
+	}
+	var services []*section
+	var listeners []*section
+	servers := map[string]bool{}
+	for _, s := range sections {
+		typ := "maxscale"
+		if s.name != "maxscale" {
+			t, ok := s.get("type")
+			if !ok {
+				return nil, errAt(s.line, "[%s] has no type parameter", s.name)
+			}
+			typ = t.v
+		}
+		kn, ok := known[typ]
+		if !ok {
+			switch typ {
+			case "monitor", "filter":
+				warn(s.line, "[%s]: type=%s is not supported yet and is ignored", s.name, typ)
+				continue
+			}
+			t := s.keys["type"]
+			return nil, errAt(t.line, "[%s] has unknown type %q (want server, service, listener, monitor or filter)", s.name, typ)
+		}
+		for k, v := range s.keys {
+			if !kn[k] {
+				warn(v.line, "[%s]: parameter %q is not supported yet and is ignored", s.name, k)
+			}
+		}
+		switch typ {
+		case "maxscale":
+			if v, ok := s.get("admin_host"); ok {
+				cfg.AdminHost = v.v
+			}
+			p, err := port(s, "admin_port", DefaultAdminPort)
+			if err != nil {
+				return nil, err
+			}
+			cfg.AdminPort = p
+		case "server":
+			addr, ok := s.get("address")
+			if !ok || addr.v == "" {
+				return nil, errAt(s.line, "[%s] needs address", s.name)
+			}
+			p, err := port(s, "port", DefaultServerPort)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Topology.Servers = append(cfg.Topology.Servers, core.Server{Name: s.name, Address: addr.v, Port: p})
+			servers[s.name] = true
+		case "service":
+			services = append(services, s)
+		case "listener":
+			listeners = append(listeners, s)
+		}
+	}
+	svcNames := map[string]bool{}
+	for _, s := range services {
+		router, ok := s.get("router")
+		if !ok {
+			return nil, errAt(s.line, "[%s] needs router", s.name)
+		}
+		if router.v != "readconnroute" {
+			warn(router.line, "[%s]: router=%s is not supported yet; sessions are routed as readconnroute", s.name, router.v)
+		}
+		list, ok := s.get("servers")
+		if t, tok := s.get("targets"); tok {
+			if ok {
+				return nil, errAt(t.line, "[%s] sets both servers and targets", s.name)
+			}
+			list, ok = t, tok
+		}
+		if !ok {
+			return nil, errAt(s.line, "[%s] needs servers", s.name)
+		}
+		svc := core.Service{Name: s.name, Router: router.v, User: s.keys["user"].v, Password: s.keys["password"].v}
+		for _, n := range strings.Split(list.v, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if !servers[n] {
+				return nil, errAt(list.line, "[%s] refers to server %q, which is not defined", s.name, n)
+			}
+			svc.Servers = append(svc.Servers, n)
+		}
+		if len(svc.Servers) == 0 {
+			return nil, errAt(list.line, "[%s] lists no servers", s.name)
+		}
+		cfg.Topology.Services = append(cfg.Topology.Services, svc)
+		svcNames[s.name] = true
+	}
+	for _, s := range listeners {
+		svc, ok := s.get("service")
+		if !ok {
+			return nil, errAt(s.line, "[%s] needs service", s.name)
+		}
+		if !svcNames[svc.v] {
+			return nil, errAt(svc.line, "[%s] refers to service %q, which is not defined", s.name, svc.v)
+		}
+		p, err := port(s, "port", 0)
+		if err != nil {
+			return nil, err
+		}
+		addr := "::"
+		if v, ok := s.get("address"); ok {
+			addr = v.v
+		}
+		cfg.Topology.Listeners = append(cfg.Topology.Listeners, core.Listener{Name: s.name, Service: svc.v, Address: addr, Port: p})
+	}
+	if len(cfg.Topology.Listeners) == 0 {
+		return nil, &Error{File: name, Msg: "no listener is defined, so Portico would accept no clients"}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,119 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/core/config"
+)
+
+const good = `# a MaxScale-style file
+[maxscale]
+admin_host=0.0.0.0
+admin_port=9999
+threads=auto
+
+[db1]
+type=server
+address=127.0.0.1
+port=3307
+
+[db2]
+type=server
+address=10.0.0.2
+
+[Read-Connection-Router]
+type=service
+router=readconnroute
+servers=db1, db2
+user=maxuser
+password=maxpwd
+
+[Read-Connection-Listener]
+type=listener
+service=Read-Connection-Router
+address=127.0.0.1
+port=4008
+
+[MariaDB-Monitor]
+type=monitor
+module=mariadbmon
+`
+
+func TestParseGood(t *testing.T) {
+	cfg, err := config.Parse("maxscale.cnf", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminHost != "0.0.0.0" || cfg.AdminPort != 9999 {
+		t.Errorf("admin = %s:%d", cfg.AdminHost, cfg.AdminPort)
+	}
+	want := core.Topology{
+		Servers: []core.Server{{Name: "db1", Address: "127.0.0.1", Port: 3307}, {Name: "db2", Address: "10.0.0.2", Port: 3306}},
+		Services: []core.Service{{Name: "Read-Connection-Router", Router: "readconnroute",
+			Servers: []string{"db1", "db2"}, User: "maxuser", Password: "maxpwd"}},
+		Listeners: []core.Listener{{Name: "Read-Connection-Listener", Service: "Read-Connection-Router", Address: "127.0.0.1", Port: 4008}},
+	}
+	if got := cfg.Topology; !equalTopology(got, want) {
+		t.Errorf("topology = %+v\nwant %+v", got, want)
+	}
+	joined := strings.Join(cfg.Warnings, "\n")
+	for _, w := range []string{`maxscale.cnf:5: [maxscale]: parameter "threads"`, "maxscale.cnf:29: [MariaDB-Monitor]: type=monitor"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warnings lack %q:\n%s", w, joined)
+		}
+	}
+}
+
+func equalTopology(a, b core.Topology) bool {
+	if len(a.Servers) != len(b.Servers) || len(a.Services) != len(b.Services) || len(a.Listeners) != len(b.Listeners) {
+		return false
+	}
+	for i := range a.Servers {
+		if a.Servers[i] != b.Servers[i] {
+			return false
+		}
+	}
+	for i := range a.Services {
+		x, y := a.Services[i], b.Services[i]
+		if x.Name != y.Name || x.Router != y.Router || x.User != y.User || x.Password != y.Password || strings.Join(x.Servers, ",") != strings.Join(y.Servers, ",") {
+			return false
+		}
+	}
+	for i := range a.Listeners {
+		if a.Listeners[i] != b.Listeners[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestParseErrorsNameFileAndLine(t *testing.T) {
+	const base = "[db1]\ntype=server\naddress=127.0.0.1\n[svc]\ntype=service\nrouter=readconnroute\nservers=db1\n"
+	tests := []struct {
+		name, in, want string
+	}{
+		{"no equals", "[db1]\ntype=server\naddress 127.0.0.1\n", `my.cnf:3: expected 'key=value' or '[section]', got "address 127.0.0.1"`},
+		{"unclosed header", "[db1\n", `my.cnf:1: section header "[db1" is missing its closing ']'`},
+		{"key before section", "type=server\n", `my.cnf:1: parameter "type" appears before any [section]`},
+		{"duplicate section", base + "[db1]\ntype=server\n", "my.cnf:8: section [db1] is already defined on line 1"},
+		{"duplicate key", "[db1]\ntype=server\ntype=server\n", `my.cnf:3: parameter "type" is already set on line 2`},
+		{"missing type", "[x]\naddress=1\n", "my.cnf:1: [x] has no type parameter"},
+		{"unknown type", "[x]\n\ntype=router\n", `my.cnf:3: [x] has unknown type "router"`},
+		{"bad port", "[db1]\ntype=server\naddress=h\nport=99999\n", `my.cnf:4: port="99999" is not a port number`},
+		{"unknown server", "[db1]\ntype=server\naddress=h\n[svc]\ntype=service\nrouter=readconnroute\nservers=db1,db9\n", `my.cnf:7: [svc] refers to server "db9", which is not defined`},
+		{"unknown service", base + "[l]\ntype=listener\nservice=nope\nport=4006\n", `my.cnf:10: [l] refers to service "nope", which is not defined`},
+		{"listener without port", base + "[l]\ntype=listener\nservice=svc\n", "my.cnf:8: [l] needs port"},
+		{"service without router", "[db1]\ntype=server\naddress=h\n[svc]\ntype=service\nservers=db1\n", "my.cnf:4: [svc] needs router"},
+		{"no listener", base, "my.cnf: no listener is defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("my.cnf", strings.NewReader(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

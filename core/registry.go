@@ -1,0 +1,174 @@
+package core
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxPending bounds how many distinct changed sessions a subscriber may
+// owe before it is declared lagging and must start over from a snapshot. It
+// keeps a stalled subscriber from growing memory without bound.
+const DefaultMaxPending = 100_000
+
+// Registry is the set of live sessions. Every meaningful mutation bumps a
+// registry-wide revision and wakes subscribers; it never waits for them.
+type Registry struct {
+	now        func() time.Time
+	maxPending int
+
+	mu     sync.Mutex
+	nextID SessionID
+	rev    uint64
+	live   map[SessionID]*entry
+	subs   map[*Subscription]struct{}
+}
+
+type entry struct {
+	s Session // guarded by Registry.mu
+	// lastActivity is touched on every packet, so it lives outside the lock.
+	lastActivity atomic.Int64
+}
+
+func (e *entry) snapshot() Session {
+	s := e.s.clone()
+	s.LastActivity = time.Unix(0, e.lastActivity.Load())
+	return s
+}
+
+// NewRegistry returns an empty registry. now may be nil for time.Now.
+func NewRegistry(now func() time.Time) *Registry {
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{
+		now:        now,
+		maxPending: DefaultMaxPending,
+		live:       make(map[SessionID]*entry),
+		subs:       make(map[*Subscription]struct{}),
+	}
+}
+
+// Now is the registry's clock, shared so that idle times and event times agree.
+func (r *Registry) Now() time.Time { return r.now() }
+
+// Open registers a new session, assigning its id and connect time.
+func (r *Registry) Open(s Session) *Handle {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	s.ID = r.nextID
+	if s.Connected.IsZero() {
+		s.Connected = now
+	}
+	if s.State == "" {
+		s.State = StateAllocated
+	}
+	e := &entry{s: s.clone()}
+	e.lastActivity.Store(now.UnixNano())
+	r.live[s.ID] = e
+	r.changedLocked(s.ID)
+	return &Handle{r: r, e: e, id: s.ID}
+}
+
+// Rev returns the current revision.
+func (r *Registry) Rev() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rev
+}
+
+// Get returns a copy of one live session.
+func (r *Registry) Get(id SessionID) (Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.live[id]
+	if !ok {
+		return Session{}, Errorf(ENOTFOUND, "%s is not a session", id)
+	}
+	return e.snapshot(), nil
+}
+
+// List returns every live session in id order and the revision they reflect.
+func (r *Registry) List() (uint64, []Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rev, r.listLocked(nil)
+}
+
+func (r *Registry) listLocked(match func(Session) bool) []Session {
+	out := make([]Session, 0, len(r.live))
+	for _, e := range r.live {
+		s := e.snapshot()
+		if match == nil || match(s) {
+			out = append(out, s)
+		}
+	}
+	sortSessions(out)
+	return out
+}
+
+func cmpID(a, b SessionID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// changedLocked bumps the revision and marks id dirty for every subscriber.
+func (r *Registry) changedLocked(id SessionID) {
+	r.rev++
+	for sub := range r.subs {
+		sub.mark(id, r.maxPending)
+	}
+}
+
+// Handle is the proxy's grip on the session it serves. It is the only way to
+// mutate a registered session.
+type Handle struct {
+	r  *Registry
+	e  *entry
+	id SessionID
+}
+
+// ID returns the session id.
+func (h *Handle) ID() SessionID { return h.id }
+
+// Update applies fn to the live session and publishes the change. fn must not
+// change the id.
+func (h *Handle) Update(fn func(*Session)) {
+	h.r.mu.Lock()
+	defer h.r.mu.Unlock()
+	if _, ok := h.r.live[h.id]; !ok {
+		return
+	}
+	fn(&h.e.s)
+	h.e.s.ID = h.id
+	h.r.changedLocked(h.id)
+}
+
+// Touch records I/O activity. It is cheap and publishes nothing: idle time is
+// derived by readers, not streamed.
+func (h *Handle) Touch(t time.Time) { h.e.lastActivity.Store(t.UnixNano()) }
+
+// Close removes the session from the registry. It is safe to call twice.
+func (h *Handle) Close() {
+	h.r.mu.Lock()
+	defer h.r.mu.Unlock()
+	if _, ok := h.r.live[h.id]; !ok {
+		return
+	}
+	delete(h.r.live, h.id)
+	h.r.changedLocked(h.id)
+}
+
+func sortSessions(list []Session) {
+	slices.SortFunc(list, func(a, b Session) int { return cmpID(a.ID, b.ID) })
+}
+
+func sortIDs(ids []SessionID) { slices.Sort(ids) }

@@ -1,0 +1,268 @@
+package core_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-db/portico/core"
+)
+
+func fixedClock() func() time.Time {
+	t0 := time.Date(2017, 7, 17, 11, 10, 39, 0, time.UTC)
+	return func() time.Time { return t0 }
+}
+
+func TestRegistryOpenAssignsIncreasingIDs(t *testing.T) {
+	r := core.NewRegistry(fixedClock())
+	a := r.Open(core.Session{Service: "svc", Remote: "127.0.0.1"})
+	b := r.Open(core.Session{Service: "svc", Remote: "127.0.0.1"})
+	a.Close()
+	c := r.Open(core.Session{Service: "svc"})
+	if got := []core.SessionID{a.ID(), b.ID(), c.ID()}; !slices.Equal(got, []core.SessionID{1, 2, 3}) {
+		t.Fatalf("ids = %v, want [1 2 3]: ids must never be reused", got)
+	}
+	s, err := r.Get(b.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State != core.StateAllocated {
+		t.Errorf("state = %q, want %q", s.State, core.StateAllocated)
+	}
+	if _, err := r.Get(a.ID()); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("Get(closed) err = %v, want not found", err)
+	}
+	if rev := r.Rev(); rev != 4 {
+		t.Errorf("rev = %d, want 4 (three opens, one close)", rev)
+	}
+}
+
+func TestParseSessionID(t *testing.T) {
+	tests := []struct {
+		in   string
+		want core.SessionID
+		ok   bool
+	}{
+		{"1", 1, true},
+		{"18446744073709551615", 18446744073709551615, true},
+		{"0", 0, false},
+		{"007", 0, false},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1.5", 0, false},
+		{"abc", 0, false},
+		{"", 0, false},
+		{"18446744073709551616", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := core.ParseSessionID(tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("ParseSessionID(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			}
+			if !tt.ok && core.ErrorMessage(err) != tt.in+" is not a session" {
+				t.Errorf("message = %q", core.ErrorMessage(err))
+			}
+		})
+	}
+}
+
+func TestTouchDoesNotBumpRevision(t *testing.T) {
+	r := core.NewRegistry(fixedClock())
+	h := r.Open(core.Session{})
+	rev := r.Rev()
+	later := r.Now().Add(3 * time.Second)
+	h.Touch(later)
+	if r.Rev() != rev {
+		t.Fatalf("Touch bumped rev")
+	}
+	s, _ := r.Get(h.ID())
+	if !s.LastActivity.Equal(later) {
+		t.Fatalf("LastActivity = %v, want %v", s.LastActivity, later)
+	}
+	if idle := s.Idle(later.Add(2345 * time.Millisecond)); idle != 2300*time.Millisecond {
+		t.Fatalf("Idle = %v, want 2.3s (0.1 s resolution)", idle)
+	}
+}
+
+// applied is a subscriber's view, built only from what the subscription said.
+type applied map[core.SessionID]core.Session
+
+func (v applied) apply(t *testing.T, c core.Changes) {
+	t.Helper()
+	if c.Reset {
+		clear(v)
+		for _, s := range c.Snapshot.Sessions {
+			v[s.ID] = s
+		}
+		return
+	}
+	for _, id := range c.Removed {
+		if _, ok := v[id]; !ok {
+			t.Fatalf("removed %d that the view never had", id)
+		}
+		delete(v, id)
+	}
+	for _, s := range c.Added {
+		if _, ok := v[s.ID]; ok {
+			t.Fatalf("added %d twice", s.ID)
+		}
+		v[s.ID] = s
+	}
+	for _, s := range c.Updated {
+		if _, ok := v[s.ID]; !ok {
+			t.Fatalf("updated %d that the view never had", s.ID)
+		}
+		v[s.ID] = s
+	}
+}
+
+func (v applied) equal(list []core.Session) bool {
+	if len(v) != len(list) {
+		return false
+	}
+	for _, s := range list {
+		got, ok := v[s.ID]
+		if !ok || got.State != s.State || got.User != s.User {
+			return false
+		}
+	}
+	return true
+}
+
+// The stream's guarantee rests on this: a subscriber that applies every
+// Changes in order holds exactly the matching sessions at that revision.
+func TestSubscriptionConvergesToList(t *testing.T) {
+	tests := []struct {
+		name       string
+		match      func(core.Session) bool
+		maxPending int
+	}{
+		{name: "all"},
+		{name: "filtered", match: func(s core.Session) bool { return s.User == "alice" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := core.NewRegistry(nil)
+			rng := rand.New(rand.NewPCG(1, 2))
+			var handles []*core.Handle
+			for range 20 {
+				handles = append(handles, r.Open(core.Session{User: "bob"}))
+			}
+			sub, snap := r.Subscribe(tt.match)
+			defer sub.Close()
+			view := applied{}
+			view.apply(t, core.Changes{Reset: true, Snapshot: snap})
+			for step := range 2000 {
+				switch op := rng.IntN(4); {
+				case op == 0 || len(handles) == 0:
+					handles = append(handles, r.Open(core.Session{User: "bob"}))
+				case op == 1:
+					i := rng.IntN(len(handles))
+					handles[i].Close()
+					handles = slices.Delete(handles, i, i+1)
+				default:
+					user := []string{"alice", "bob"}[rng.IntN(2)]
+					handles[rng.IntN(len(handles))].Update(func(s *core.Session) {
+						s.User = user
+						s.State = core.StateReady
+					})
+				}
+				if step%7 == 0 {
+					c := sub.Next()
+					view.apply(t, c)
+					_, list := r.List()
+					var want []core.Session
+					for _, s := range list {
+						if tt.match == nil || tt.match(s) {
+							want = append(want, s)
+						}
+					}
+					if c.Rev != r.Rev() || !view.equal(want) {
+						t.Fatalf("step %d: view has %d sessions, registry %d match", step, len(view), len(want))
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSlowSubscriberNeverBlocksAndResets(t *testing.T) {
+	r := core.NewRegistry(nil)
+	sub, _ := r.Subscribe(nil)
+	defer sub.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range core.DefaultMaxPending + 10 {
+			r.Open(core.Session{}).Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("registry blocked on a subscriber that never reads")
+	}
+	c := sub.Next()
+	if !c.Reset || len(c.Snapshot.Sessions) != 0 || c.Snapshot.Rev != r.Rev() {
+		t.Fatalf("lagging subscriber got %+v, want a reset with an empty snapshot at rev %d", c, r.Rev())
+	}
+}
+
+func TestConcurrentMutationAndSubscribers(t *testing.T) {
+	r := core.NewRegistry(nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 500 {
+				h := r.Open(core.Session{})
+				h.Touch(time.Now())
+				h.Update(func(s *core.Session) { s.State = core.StateReady })
+				h.Close()
+			}
+		})
+	}
+	sub, _ := r.Subscribe(nil)
+	stop := make(chan struct{})
+	var drained sync.WaitGroup
+	drained.Go(func() {
+		for {
+			select {
+			case <-sub.Ready():
+				sub.Next()
+			case <-stop:
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(stop)
+	drained.Wait()
+	sub.Close()
+	if _, list := r.List(); len(list) != 0 {
+		t.Fatalf("%d sessions left after all closed", len(list))
+	}
+}
+
+func BenchmarkOpenUpdateClose(b *testing.B) {
+	r := core.NewRegistry(nil)
+	sub, _ := r.Subscribe(nil)
+	defer sub.Close()
+	for b.Loop() {
+		h := r.Open(core.Session{})
+		h.Update(func(s *core.Session) { s.State = core.StateReady })
+		h.Close()
+		sub.Next()
+	}
+}
+
+func BenchmarkTouch(b *testing.B) {
+	r := core.NewRegistry(nil)
+	h := r.Open(core.Session{})
+	now := time.Now()
+	for b.Loop() {
+		h.Touch(now)
+	}
+}

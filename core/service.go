@@ -1,0 +1,55 @@
+package core
+
+// Server is a backend database server as configured.
+type Server struct {
+	Name    string
+	Address string
+	Port    int
+}
+
+// Service routes sessions to a set of servers.
+type Service struct {
+	Name    string
+	Router  string
+	Servers []string
+	// User and Password are the service credentials MaxScale uses for its own
+	// side connections to the servers (for example to KILL a backend thread).
+	User     string
+	Password string
+}
+
+// Listener accepts client connections for a service.
+type Listener struct {
+	Name    string
+	Service string
+	Address string
+	Port    int
+}
+
+// Topology is the static configuration the proxy and the API serve. It is
+// immutable once loaded.
+type Topology struct {
+	Servers   []Server
+	Services  []Service
+	Listeners []Listener
+}
+
+// Service returns the named service.
+func (t *Topology) Service(name string) (Service, error) {
+	for _, s := range t.Services {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Service{}, Errorf(ENOTFOUND, "%s is not a service", name)
+}
+
+// Server returns the named server.
+func (t *Topology) Server(name string) (Server, error) {
+	for _, s := range t.Servers {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Server{}, Errorf(ENOTFOUND, "%s is not a server", name)
+}
