@@ -70,3 +70,8 @@ func (s Session) clone() Session {
 	s.Backends = append([]BackendConn(nil), s.Backends...)
 	return s
 }
+
+// ConnectedLayout is how MaxScale prints a session's connect time ("Mon Jul
+// 17 11:10:39 2017"): C's asctime, which pads the day with a space. API
+// consumers parse it, so every Portico surface uses it.
+const ConnectedLayout = "Mon Jan _2 15:04:05 2006"

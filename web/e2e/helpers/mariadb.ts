@@ -57,12 +57,15 @@ export class MariaDBClient {
   }
 
   /**
-   * Runs SELECT CONNECTION_ID() and returns the id, which is the Portico
-   * session id. Batch output is a header line followed by the value.
+   * Returns the connection id the client was given in the server greeting,
+   * which Portico rewrites to its session id. The client's `status` command
+   * prints it. (SELECT CONNECTION_ID() would run on the backend and return
+   * the backend's thread id instead.) `status` output is block-buffered even
+   * with --unbuffered; the query after it flushes it.
    */
   async connectionId(timeoutMs = 10_000): Promise<string> {
-    this.proc.stdin.write('SELECT CONNECTION_ID();\n');
-    const match = await this.waitForOutput(/^CONNECTION_ID\(\)\n(\d+)\n/m, timeoutMs);
+    this.proc.stdin.write('status\nSELECT 1 AS flushed;\n');
+    const match = await this.waitForOutput(/^Connection id:\s+(\d+)$/m, timeoutMs);
     return match[1];
   }
 

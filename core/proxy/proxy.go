@@ -1,0 +1,347 @@
+// Package proxy accepts MariaDB/MySQL client connections on a listener,
+// connects each to a backend server of its service, and relays the protocol
+// in both directions while keeping the session registry current.
+//
+// It understands only as much of the protocol as the admin plane needs: the
+// greeting (to show the client its Portico session id), the handshake
+// response (to learn the user) and the end of authentication (to know the
+// session is ready). Everything else is relayed untouched, both directions at
+// once, so pipelining clients are never slowed to lockstep.
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/core/mysqlwire"
+)
+
+// Defaults bound how long a session may sit in the handshake, so a stalled
+// backend or a silent client cannot hold a session open forever.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultAuthTimeout    = 10 * time.Second
+	// handshakeLimit bounds the greeting and the handshake response. Real ones
+	// are a few hundred bytes; connection attributes are capped at 64 KiB.
+	handshakeLimit = 64 << 10
+	relayBuffer    = 32 << 10
+)
+
+// clearedCaps are hidden from clients: Portico does not yet terminate TLS or
+// speak the compressed protocol, and a client that negotiated either would
+// send bytes the proxy could not follow.
+const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress
+
+// Registry is what the proxy needs from the session registry.
+type Registry interface {
+	Open(core.Session) *core.Handle
+}
+
+var _ Registry = (*core.Registry)(nil)
+
+// Config holds a Proxy's dependencies.
+type Config struct {
+	Registry       Registry
+	Topology       *core.Topology
+	Logger         *slog.Logger
+	ConnectTimeout time.Duration
+	AuthTimeout    time.Duration
+}
+
+// Proxy serves the listeners of one topology.
+type Proxy struct {
+	reg            Registry
+	topo           *core.Topology
+	log            *slog.Logger
+	connectTimeout time.Duration
+	authTimeout    time.Duration
+}
+
+// New returns a proxy for cfg.
+func New(cfg Config) *Proxy {
+	p := &Proxy{
+		reg:            cfg.Registry,
+		topo:           cfg.Topology,
+		log:            cfg.Logger,
+		connectTimeout: cfg.ConnectTimeout,
+		authTimeout:    cfg.AuthTimeout,
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.connectTimeout <= 0 {
+		p.connectTimeout = DefaultConnectTimeout
+	}
+	if p.authTimeout <= 0 {
+		p.authTimeout = DefaultAuthTimeout
+	}
+	return p
+}
+
+// Serve accepts clients on ln for the listener's service until ctx is done.
+// It then closes ln and every session it started, and returns once they have
+// all ended.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) error {
+	svc, err := p.topo.Service(l.Service)
+	if err != nil {
+		return fmt.Errorf("proxy: listener %s: %w", l.Name, err)
+	}
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("proxy: accept on %s: %w", l.Name, err)
+		}
+		wg.Go(func() { p.serveSession(ctx, conn, svc) })
+	}
+}
+
+// session is one client connection and its backend.
+type session struct {
+	p      *Proxy
+	h      *core.Handle
+	client net.Conn
+	log    *slog.Logger
+
+	mu      sync.Mutex // guards backend, which shutdown closes from another goroutine
+	backend net.Conn
+}
+
+func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
+	h := p.reg.Open(core.Session{Service: svc.Name, Remote: remoteHost(client.RemoteAddr())})
+	defer h.Close()
+	defer client.Close()
+	s := &session{p: p, h: h, client: client, log: p.log.With("session", h.ID(), "service", svc.Name)}
+	// Shutting down must not wait for idle clients.
+	stop := context.AfterFunc(ctx, func() { s.closeAll() })
+	defer stop()
+	if err := s.run(ctx, svc); err != nil {
+		s.log.Info("session ended", "err", err)
+	} else {
+		s.log.Debug("session ended")
+	}
+}
+
+func (s *session) closeAll() {
+	s.client.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backend != nil {
+		s.backend.Close()
+	}
+}
+
+func remoteHost(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// wireError is a failure the client must hear about as an ERR packet.
+type wireError struct {
+	errno    uint16
+	sqlState string
+	msg      string
+	err      error
+}
+
+func (e *wireError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *wireError) Unwrap() error { return e.err }
+
+func (s *session) run(ctx context.Context, svc core.Service) error {
+	clientSeq, err := s.handshake(ctx, svc)
+	if err != nil {
+		var we *wireError
+		if errors.As(err, &we) {
+			// Best effort: the client may already be gone.
+			_ = mysqlwire.WritePacket(s.client, clientSeq, mysqlwire.ErrPacket(we.errno, we.sqlState, we.msg))
+		}
+		return err
+	}
+	return nil
+}
+
+// handshake connects to a backend and relays the greeting and the client's
+// handshake response, then relays authentication until the backend accepts
+// or refuses. It returns the sequence id an ERR to the client must carry.
+func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error) {
+	backend, server, err := s.p.dial(ctx, svc)
+	if err != nil {
+		return 0, &wireError{errno: mysqlwire.CRConnHostError, sqlState: mysqlwire.SSUnknownSQLState,
+			msg: "Portico could not connect to any server of service '" + svc.Name + "'", err: err}
+	}
+	s.mu.Lock()
+	s.backend = backend
+	s.mu.Unlock()
+	defer backend.Close()
+	deadline := time.Now().Add(s.p.authTimeout)
+	_ = backend.SetDeadline(deadline)
+	_ = s.client.SetDeadline(deadline)
+
+	fromBackend := bufio.NewReaderSize(backend, relayBuffer)
+	seq, greeting, err := mysqlwire.ReadPacket(fromBackend, handshakeLimit)
+	if err != nil {
+		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Lost connection to server '" + server + "' during handshake", err: err}
+	}
+	if len(greeting) > 0 && greeting[0] == mysqlwire.ErrHeader {
+		// The server refused us outright (too many connections, host
+		// blocked): its own words are the most useful answer.
+		_ = mysqlwire.WritePacket(s.client, seq, greeting)
+		return 0, fmt.Errorf("server %s refused the connection", server)
+	}
+	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), clearedCaps)
+	if err != nil {
+		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Bad handshake from server '" + server + "'", err: err}
+	}
+	s.h.Update(func(sess *core.Session) {
+		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}
+	})
+	if err := mysqlwire.WritePacket(s.client, seq, rewritten); err != nil {
+		return 0, fmt.Errorf("write greeting: %w", err)
+	}
+
+	seq, resp, err := mysqlwire.ReadPacket(s.client, handshakeLimit)
+	if err != nil {
+		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
+			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+				msg: "Bad handshake: the handshake response is larger than " + strconv.Itoa(handshakeLimit) + " bytes", err: err}
+		}
+		return seq + 1, fmt.Errorf("read handshake response: %w", err)
+	}
+	if mysqlwire.IsSSLRequest(resp) {
+		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Bad handshake: this listener does not offer TLS", err: errors.New("client sent SSLRequest")}
+	}
+	hr, err := mysqlwire.ParseHandshakeResponse(resp)
+	if err != nil {
+		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Bad handshake", err: err}
+	}
+	s.h.Update(func(sess *core.Session) {
+		sess.User = hr.User
+		sess.Database = hr.Database
+	})
+	if err := mysqlwire.WritePacket(backend, seq, resp); err != nil {
+		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Lost connection to server '" + server + "' during handshake", err: err}
+	}
+	s.h.Touch(time.Now())
+	return 0, s.relay(fromBackend)
+}
+
+// relay copies client bytes to the backend from the start, and watches the
+// backend's packets only until authentication ends. From then on both
+// directions are plain byte copies.
+func (s *session) relay(fromBackend *bufio.Reader) error {
+	upstream := make(chan error, 1)
+	go func() {
+		_, err := io.CopyBuffer(s.backend, &activityReader{r: s.client, h: s.h}, make([]byte, relayBuffer))
+		// Either side ending ends the session.
+		s.closeAll()
+		upstream <- err
+	}()
+	err := s.relayAuth(fromBackend)
+	if err == nil {
+		_, err = io.CopyBuffer(s.client, &activityReader{r: fromBackend, h: s.h}, make([]byte, relayBuffer))
+	}
+	s.closeAll()
+	upErr := <-upstream
+	if err == nil || isClosed(err) {
+		err = upErr
+	}
+	if isClosed(err) {
+		return nil
+	}
+	return err
+}
+
+// relayAuth forwards backend packets until the backend's OK or ERR ends
+// authentication. Auth-switch and more-data packets pass through untouched.
+func (s *session) relayAuth(fromBackend *bufio.Reader) error {
+	for {
+		seq, pkt, err := mysqlwire.ReadPacket(fromBackend, mysqlwire.MaxPacketSize)
+		if err != nil {
+			return fmt.Errorf("read auth reply: %w", err)
+		}
+		if err := mysqlwire.WritePacket(s.client, seq, pkt); err != nil {
+			return fmt.Errorf("write auth reply: %w", err)
+		}
+		s.h.Touch(time.Now())
+		if len(pkt) == 0 {
+			continue
+		}
+		switch pkt[0] {
+		case mysqlwire.OKHeader:
+			s.h.Update(func(sess *core.Session) { sess.State = core.StateReady })
+			_ = s.client.SetDeadline(time.Time{})
+			_ = s.backend.SetDeadline(time.Time{})
+			return nil
+		case mysqlwire.ErrHeader:
+			e, _ := mysqlwire.ParseErrPacket(pkt)
+			return fmt.Errorf("authentication refused: %d %s", e.Code, e.Message)
+		}
+	}
+}
+
+func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, error) {
+	d := net.Dialer{Timeout: p.connectTimeout}
+	var errs []error
+	for _, name := range svc.Servers {
+		srv, err := p.topo.Server(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
+		if err == nil {
+			return conn, name, nil
+		}
+		errs = append(errs, fmt.Errorf("server %s: %w", name, err))
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+func isClosed(err error) bool {
+	return err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+// activityReader records I/O on the session as it is read, so idle time is
+// exact without publishing an event per packet.
+type activityReader struct {
+	r io.Reader
+	h *core.Handle
+}
+
+func (a *activityReader) Read(b []byte) (int, error) {
+	n, err := a.r.Read(b)
+	if n > 0 {
+		a.h.Touch(time.Now())
+	}
+	return n, err
+}
