@@ -185,8 +185,19 @@ func (s *Server) requireAuth(page bool) func(http.Handler) http.Handler {
 	}
 }
 
+// isWebsocket reports whether r asks for a websocket upgrade. It must accept
+// everything websocket.Accept does, which takes "websocket" anywhere in the
+// Upgrade header's token lists; otherwise such an upgrade skips the Origin
+// check.
 func isWebsocket(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	for _, v := range r.Header.Values("Upgrade") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // handleAuth is MaxScale's GET /v1/auth: it trades credentials for a JWT,

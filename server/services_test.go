@@ -1,0 +1,131 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/portico-db/portico/core"
+)
+
+func TestServicesAndServers(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	// Three live sessions and a closed one on RW-Split-Router, one on
+	// Read-Connection-Router: the services report 3 and 1 connections.
+	for range 3 {
+		f.reg.Open(core.Session{Service: "RW-Split-Router"})
+	}
+	f.reg.Open(core.Session{Service: "RW-Split-Router"}).Close()
+	f.reg.Open(core.Session{Service: "Read-Connection-Router"})
+
+	tests := []struct {
+		path   string
+		golden string
+	}{
+		{"/v1/services", "services_list.golden.json"},
+		{"/v1/services/", "services_list.golden.json"},
+		{"/v1/services/RW-Split-Router", "service_get.golden.json"},
+		{"/v1/servers", "servers_list.golden.json"},
+		{"/v1/servers/", "servers_list.golden.json"},
+		{"/v1/servers/server2", "server_get.golden.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res := f.get(t, seedHost, tt.path, admin)
+			if res.status != http.StatusOK {
+				t.Fatalf("status = %d: %s", res.status, res.body)
+			}
+			if ct := res.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			golden(t, tt.golden, res.body)
+		})
+	}
+}
+
+func TestServiceConnections(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	hs := []*core.Handle{
+		f.reg.Open(core.Session{Service: "RW-Split-Router"}),
+		f.reg.Open(core.Session{Service: "RW-Split-Router"}),
+		f.reg.Open(core.Session{Service: "Read-Connection-Router"}),
+	}
+	tests := []struct {
+		name  string
+		do    func()
+		rw    int
+		rconn int
+	}{
+		{"initial", func() {}, 2, 1},
+		{"after a close", func() { hs[0].Close() }, 1, 1},
+		{"after all closed", func() { hs[1].Close(); hs[2].Close() }, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.do()
+			res := f.get(t, "", "/v1/services", admin)
+			var doc struct {
+				Data []struct {
+					ID         string `json:"id"`
+					Attributes struct {
+						Connections int `json:"connections"`
+					} `json:"attributes"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(res.body, &doc); err != nil {
+				t.Fatalf("%v: %s", err, res.body)
+			}
+			got := map[string]int{}
+			for _, d := range doc.Data {
+				got[d.ID] = d.Attributes.Connections
+			}
+			want := map[string]int{"RW-Split-Router": tt.rw, "Read-Connection-Router": tt.rconn}
+			if len(got) != 2 || got["RW-Split-Router"] != tt.rw || got["Read-Connection-Router"] != tt.rconn {
+				t.Errorf("connections = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestServicesAndServersNotFound(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	tests := []struct {
+		path   string
+		detail string
+	}{
+		{"/v1/services/nope", "nope is not a service"},
+		{"/v1/services/rw-split-router", "rw-split-router is not a service"},
+		{"/v1/services/server1", "server1 is not a service"},
+		{"/v1/servers/nope", "nope is not a server"},
+		{"/v1/servers/RW-Split-Router", "RW-Split-Router is not a server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res := f.get(t, "", tt.path, admin)
+			if res.status != http.StatusNotFound {
+				t.Errorf("status = %d, want 404", res.status)
+			}
+			if want := errorBody(tt.detail); string(res.body) != want {
+				t.Errorf("body = %s, want %s", res.body, want)
+			}
+		})
+	}
+}
+
+func TestEmptyTopology(t *testing.T) {
+	f := newFixture(t, fixtureOpts{topology: &core.Topology{}})
+	for _, path := range []string{"/v1/services", "/v1/servers"} {
+		t.Run(path, func(t *testing.T) {
+			res := f.get(t, "", path, admin)
+			var doc struct {
+				Data json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(res.body, &doc); err != nil || res.status != http.StatusOK {
+				t.Fatalf("status %d: %s", res.status, res.body)
+			}
+			if string(doc.Data) != "[]" {
+				t.Errorf("data = %s, want []", doc.Data)
+			}
+		})
+	}
+}
