@@ -18,15 +18,17 @@ type Registry struct {
 	now        func() time.Time
 	maxPending int
 
-	mu     sync.Mutex
-	nextID SessionID
-	rev    uint64
-	live   map[SessionID]*entry
-	subs   map[*Subscription]struct{}
+	mu       sync.Mutex
+	nextID   SessionID
+	rev      uint64
+	changeAt time.Time
+	live     map[SessionID]*entry
+	subs     map[*Subscription]struct{}
 }
 
 type entry struct {
-	s Session // guarded by Registry.mu
+	s    Session // guarded by Registry.mu
+	kill func()  // guarded by Registry.mu; ends the session's connections
 	// lastActivity is touched on every packet, so it lives outside the lock.
 	lastActivity atomic.Int64
 }
@@ -120,9 +122,21 @@ func cmpID(a, b SessionID) int {
 	return 0
 }
 
+// LastChange returns the current revision and when it was made, for HTTP
+// validators on the collection.
+func (r *Registry) LastChange() (uint64, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rev, r.changeAt
+}
+
 // changedLocked bumps the revision and marks id dirty for every subscriber.
 func (r *Registry) changedLocked(id SessionID) {
 	r.rev++
+	r.changeAt = r.now()
+	if e, ok := r.live[id]; ok {
+		e.s.Modified = r.changeAt
+	}
 	for sub := range r.subs {
 		sub.mark(id, r.maxPending)
 	}
@@ -155,6 +169,58 @@ func (h *Handle) Update(fn func(*Session)) {
 // Touch records I/O activity. It is cheap and publishes nothing: idle time is
 // derived by readers, not streamed.
 func (h *Handle) Touch(t time.Time) { h.e.lastActivity.Store(t.UnixNano()) }
+
+// OnKill sets how the session is ended when an operator kills it. The proxy
+// closes the session's connections; closing is what removes it.
+func (h *Handle) OnKill(fn func()) {
+	h.r.mu.Lock()
+	defer h.r.mu.Unlock()
+	h.e.kill = fn
+}
+
+// Kill ends a session now. The session stays listed, as "Stopping session",
+// until its connections have closed.
+func (r *Registry) Kill(id SessionID) error {
+	r.mu.Lock()
+	e, ok := r.live[id]
+	if !ok {
+		r.mu.Unlock()
+		return Errorf(ENOTFOUND, "%s is not a session", id)
+	}
+	kill := e.kill
+	if e.s.State != StateStopping {
+		e.s.State = StateStopping
+		r.changedLocked(id)
+	}
+	r.mu.Unlock()
+	if kill != nil {
+		kill()
+	}
+	return nil
+}
+
+// KillWhenIdle kills a session once it has been idle for ttl, checking again
+// whenever activity has pushed the deadline back.
+func (r *Registry) KillWhenIdle(id SessionID, ttl time.Duration) error {
+	if _, err := r.Get(id); err != nil {
+		return err
+	}
+	var check func()
+	check = func() {
+		s, err := r.Get(id)
+		if err != nil {
+			return // already gone
+		}
+		idle := r.now().Sub(s.LastActivity)
+		if idle >= ttl {
+			_ = r.Kill(id)
+			return
+		}
+		time.AfterFunc(ttl-idle, check)
+	}
+	check()
+	return nil
+}
 
 // Close removes the session from the registry. It is safe to call twice.
 func (h *Handle) Close() {

@@ -266,3 +266,73 @@ func BenchmarkTouch(b *testing.B) {
 		h.Touch(now)
 	}
 }
+
+func TestKill(t *testing.T) {
+	tests := []struct {
+		name    string
+		killer  bool
+		wantErr string
+	}{
+		{name: "with a killer", killer: true},
+		{name: "without a killer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := core.NewRegistry(nil)
+			h := r.Open(core.Session{State: core.StateReady})
+			killed := make(chan struct{})
+			if tt.killer {
+				h.OnKill(func() { close(killed); h.Close() })
+			}
+			if err := r.Kill(h.ID()); err != nil {
+				t.Fatal(err)
+			}
+			if tt.killer {
+				<-killed
+				if _, err := r.Get(h.ID()); core.ErrorCode(err) != core.ENOTFOUND {
+					t.Fatalf("killed session still listed: %v", err)
+				}
+				return
+			}
+			s, err := r.Get(h.ID())
+			if err != nil || s.State != core.StateStopping {
+				t.Fatalf("state = %q, %v; want %q", s.State, err, core.StateStopping)
+			}
+		})
+	}
+	r := core.NewRegistry(nil)
+	if err := r.Kill(42); core.ErrorMessage(err) != "42 is not a session" {
+		t.Fatalf("Kill(unknown) = %v", err)
+	}
+}
+
+func TestKillWhenIdleWaitsForIdleness(t *testing.T) {
+	r := core.NewRegistry(nil)
+	h := r.Open(core.Session{})
+	killed := make(chan time.Time, 1)
+	h.OnKill(func() { killed <- time.Now(); h.Close() })
+	const ttl = 300 * time.Millisecond
+	start := time.Now()
+	// Keep the session busy for a while: the deadline must move with it.
+	busy := time.NewTicker(20 * time.Millisecond)
+	if err := r.KillWhenIdle(h.ID(), ttl); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		<-busy.C
+		h.Touch(time.Now())
+	}
+	busy.Stop()
+	lastActivity := time.Now()
+	select {
+	case at := <-killed:
+		if at.Sub(lastActivity) < ttl-20*time.Millisecond {
+			t.Fatalf("killed %v after the last activity, before ttl %v (started %v ago)", at.Sub(lastActivity), ttl, at.Sub(start))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle session was never killed")
+	}
+	if err := r.KillWhenIdle(h.ID(), ttl); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Fatalf("KillWhenIdle(closed) = %v, want not found", err)
+	}
+}

@@ -31,6 +31,7 @@ type State string
 const (
 	StateAllocated State = "Session Allocated"
 	StateReady     State = "Session ready for routing"
+	StateStopping  State = "Stopping session"
 )
 
 // BackendConn is one connection a session holds to a backend server.
@@ -53,7 +54,9 @@ type Session struct {
 	// LastActivity is the last time bytes moved in either direction. It is
 	// refreshed without a revision bump because it changes every packet.
 	LastActivity time.Time
-	Backends     []BackendConn
+	// Modified is when the registry last published a change to the session.
+	Modified time.Time
+	Backends []BackendConn
 }
 
 // Idle is the time since the last I/O, rounded down to 0.1 s as MaxScale

@@ -24,6 +24,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case core.EINVALID:
 		return http.StatusBadRequest
+	case core.ECONFLICT:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -22,6 +24,9 @@ type Sessions interface {
 	List() (uint64, []core.Session)
 	Get(id core.SessionID) (core.Session, error)
 	Subscribe(match func(core.Session) bool) (*core.Subscription, core.Snapshot)
+	LastChange() (uint64, time.Time)
+	Kill(id core.SessionID) error
+	KillWhenIdle(id core.SessionID, ttl time.Duration) error
 	Now() time.Time
 }
 
@@ -86,10 +91,11 @@ func newEpoch() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Handler returns the routes.
+// Handler returns the routes. The API answers with and without the /v1
+// prefix, as MaxScale's does, and ignores trailing slashes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	r.Use(middleware.Recoverer, methodOverride, securityHeaders, middleware.StripSlashes, s.options(r), middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, core.Errorf(core.ENOTFOUND, "%s was not found", r.URL.Path))
 	})
@@ -102,21 +108,86 @@ func (s *Server) Handler() http.Handler {
 			Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(s.static)))
 	}
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(s.requireAuth(false))
-		r.Get("/auth", s.handleAuth)
-		r.Get("/sessions", s.listSessions)
-		r.Get("/sessions/", s.listSessions)
-		r.Get("/sessions/stream", s.stream)
-		r.Get("/sessions/{id}", s.getSession)
-		r.Get("/services", s.listServices)
-		r.Get("/services/", s.listServices)
-		r.Get("/services/{id}", s.getService)
-		r.Get("/servers", s.listServers)
-		r.Get("/servers/", s.listServers)
-		r.Get("/servers/{id}", s.getServer)
+		r.Get("/", s.health)
+		r.Group(s.api)
 	})
+	r.Group(s.api)
 	if s.pages != nil {
 		r.With(s.requireAuth(true)).Handle("/*", s.pages)
 	}
 	return r
+}
+
+func (s *Server) api(r chi.Router) {
+	r.Use(s.requireAuth(false))
+	r.Get("/auth", s.handleAuth)
+	r.Get("/sessions", s.listSessions)
+	r.Get("/sessions/stream", s.stream)
+	r.Get("/sessions/{id}", s.getSession)
+	r.Delete("/sessions/{id}", s.deleteSession)
+	r.Get("/services", s.listServices)
+	r.Get("/services/{id}", s.getService)
+	r.Get("/servers", s.listServers)
+	r.Get("/servers/{id}", s.getServer)
+}
+
+// health answers load balancers and monitors without credentials.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	s.respond(w, r, http.StatusOK, map[string]any{"links": links{Self: newLinker(r).base + "/"}}, time.Time{})
+}
+
+// methodOverride honours X-HTTP-Method-Override, which MaxScale accepts for
+// clients that can only send GET and POST.
+func methodOverride(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := r.Header.Get("X-HTTP-Method-Override"); m != "" {
+			r.Method = strings.ToUpper(m)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Frame-Options", "Deny")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// options answers OPTIONS with the methods the route tree allows for the path.
+func (s *Server) options(routes chi.Routes) func(http.Handler) http.Handler {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodOptions {
+				next.ServeHTTP(w, r)
+				return
+			}
+			path := r.URL.Path
+			if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath != "" {
+				path = rctx.RoutePath
+			}
+			allowed := []string{http.MethodOptions}
+			for _, m := range methods {
+				if m == http.MethodHead {
+					if slices.Contains(allowed, http.MethodGet) {
+						allowed = append(allowed, m)
+					}
+					continue
+				}
+				if routes.Match(chi.NewRouteContext(), m, path) {
+					allowed = append(allowed, m)
+				}
+			}
+			if len(allowed) == 1 {
+				s.writeError(w, r, core.Errorf(core.ENOTFOUND, "%s was not found", r.URL.Path))
+				return
+			}
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			w.WriteHeader(http.StatusOK)
+		})
+	}
 }

@@ -61,7 +61,7 @@ func revString(r uint64) string { return strconv.FormatUint(r, 10) }
 // restSession is the data member of GET /v1/sessions/:id.
 func (f *fixture) restSession(t *testing.T, host, id string) json.RawMessage {
 	t.Helper()
-	res := f.get(t, host, "/v1/sessions/"+id, admin)
+	res := f.get(t, host, "/v1/sessions/"+id+"?pretty=false", admin)
 	var doc struct{ Data json.RawMessage }
 	if err := json.Unmarshal(res.body, &doc); err != nil || res.status != http.StatusOK {
 		t.Fatalf("GET session %s: %d %s", id, res.status, res.body)

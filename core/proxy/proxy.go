@@ -34,6 +34,8 @@ const (
 	// are a few hundred bytes; connection attributes are capped at 64 KiB.
 	handshakeLimit = 64 << 10
 	relayBuffer    = 32 << 10
+	// errWriteTimeout bounds sending the client an ERR before hanging up.
+	errWriteTimeout = time.Second
 )
 
 // clearedCaps are hidden from clients: Portico does not yet terminate TLS or
@@ -131,6 +133,9 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	defer h.Close()
 	defer client.Close()
 	s := &session{p: p, h: h, client: client, log: p.log.With("session", h.ID(), "service", svc.Name)}
+	// An operator's kill closes both connections; the relay then ends and
+	// the deferred Close removes the session.
+	h.OnKill(s.closeAll)
 	// Shutting down must not wait for idle clients.
 	stop := context.AfterFunc(ctx, func() { s.closeAll() })
 	defer stop()
@@ -177,7 +182,9 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 	if err != nil {
 		var we *wireError
 		if errors.As(err, &we) {
-			// Best effort: the client may already be gone.
+			// Best effort: the client may already be gone. The handshake
+			// deadline may be what failed, so the ERR gets its own.
+			_ = s.client.SetWriteDeadline(time.Now().Add(errWriteTimeout))
 			_ = mysqlwire.WritePacket(s.client, clientSeq, mysqlwire.ErrPacket(we.errno, we.sqlState, we.msg))
 		}
 		return err
