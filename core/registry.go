@@ -23,11 +23,17 @@ type Registry struct {
 	rev      uint64
 	changeAt time.Time
 	live     map[SessionID]*entry
+	// order holds live entries by ascending id, plus entries closed since the
+	// last compaction. Ids only grow, so Open appends; reads compact. It lets
+	// a page of a large registry be served without touching every session.
+	order []*entry
+	dead  int
 	subs     map[*Subscription]struct{}
 }
 
 type entry struct {
 	s    Session // guarded by Registry.mu
+	dead bool    // guarded by Registry.mu
 	kill func()  // guarded by Registry.mu; ends the session's connections
 	// lastActivity is touched on every packet, so it lives outside the lock.
 	lastActivity atomic.Int64
@@ -71,6 +77,7 @@ func (r *Registry) Open(s Session) *Handle {
 	e := &entry{s: s.clone()}
 	e.lastActivity.Store(now.UnixNano())
 	r.live[s.ID] = e
+	r.order = append(r.order, e)
 	r.changedLocked(s.ID)
 	return &Handle{r: r, e: e, id: s.ID}
 }
@@ -101,15 +108,50 @@ func (r *Registry) List() (uint64, []Session) {
 }
 
 func (r *Registry) listLocked(match func(Session) bool) []Session {
-	out := make([]Session, 0, len(r.live))
-	for _, e := range r.live {
+	r.compactLocked()
+	out := make([]Session, 0, len(r.order))
+	for _, e := range r.order {
 		s := e.snapshot()
 		if match == nil || match(s) {
 			out = append(out, s)
 		}
 	}
-	sortSessions(out)
 	return out
+}
+
+// Page returns up to limit sessions in id order, starting at the offset-th,
+// and how many sessions there are in all. Its cost depends on limit, not on
+// the number of sessions, beyond compacting recent closes.
+func (r *Registry) Page(offset, limit int) (total int, page []Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.compactLocked()
+	total = len(r.order)
+	if offset < 0 || offset >= total || limit <= 0 {
+		return total, nil
+	}
+	end := min(total, offset+min(limit, total))
+	page = make([]Session, 0, end-offset)
+	for _, e := range r.order[offset:end] {
+		page = append(page, e.snapshot())
+	}
+	return total, page
+}
+
+// compactLocked drops closed entries from order, in place.
+func (r *Registry) compactLocked() {
+	if r.dead == 0 {
+		return
+	}
+	live := r.order[:0]
+	for _, e := range r.order {
+		if !e.dead {
+			live = append(live, e)
+		}
+	}
+	clear(r.order[len(live):])
+	r.order = live
+	r.dead = 0
 }
 
 func cmpID(a, b SessionID) int {
@@ -230,6 +272,8 @@ func (h *Handle) Close() {
 		return
 	}
 	delete(h.r.live, h.id)
+	h.e.dead = true
+	h.r.dead++
 	h.r.changedLocked(h.id)
 }
 

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -334,5 +335,50 @@ func TestKillWhenIdleWaitsForIdleness(t *testing.T) {
 	}
 	if err := r.KillWhenIdle(h.ID(), ttl); core.ErrorCode(err) != core.ENOTFOUND {
 		t.Fatalf("KillWhenIdle(closed) = %v, want not found", err)
+	}
+}
+
+func TestPage(t *testing.T) {
+	r := core.NewRegistry(nil)
+	var hs []*core.Handle
+	for range 10 {
+		hs = append(hs, r.Open(core.Session{}))
+	}
+	hs[0].Close()
+	hs[4].Close() // live ids: 2 3 4 6 7 8 9 10
+	tests := []struct {
+		offset, limit int
+		want          []core.SessionID
+	}{
+		{0, 3, []core.SessionID{2, 3, 4}},
+		{3, 3, []core.SessionID{6, 7, 8}},
+		{6, 3, []core.SessionID{9, 10}},
+		{8, 3, nil},
+		{-1, 3, nil},
+		{0, 0, nil},
+		{0, 100, []core.SessionID{2, 3, 4, 6, 7, 8, 9, 10}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d+%d", tt.offset, tt.limit), func(t *testing.T) {
+			total, page := r.Page(tt.offset, tt.limit)
+			var got []core.SessionID
+			for _, s := range page {
+				got = append(got, s.ID)
+			}
+			if total != 8 || !slices.Equal(got, tt.want) {
+				t.Fatalf("Page(%d, %d) = %d, %v; want 8, %v", tt.offset, tt.limit, total, got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkPage50Of100k(b *testing.B) {
+	r := core.NewRegistry(nil)
+	for range 100_000 {
+		r.Open(core.Session{User: "maxuser", State: core.StateReady})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Page(50_000, 50)
 	}
 }

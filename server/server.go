@@ -22,6 +22,7 @@ import (
 // Sessions is what the API needs from the session registry.
 type Sessions interface {
 	List() (uint64, []core.Session)
+	Page(offset, limit int) (total int, page []core.Session)
 	Get(id core.SessionID) (core.Session, error)
 	Subscribe(match func(core.Session) bool) (*core.Subscription, core.Snapshot)
 	LastChange() (uint64, time.Time)

@@ -10,16 +10,6 @@ import (
 	"github.com/portico-db/portico/core"
 )
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
-	_, changed := s.sessions.LastChange()
-	_, list := s.sessions.List()
-	l := newLinker(r)
-	s.respond(w, r, http.StatusOK, document[[]sessionResource]{
-		Links: links{Self: l.collection("sessions")},
-		Data:  l.sessions(list, s.sessions.Now()),
-	}, changed)
-}
-
 // session looks up the session named in the path.
 func (s *Server) session(r *http.Request) (core.Session, error) {
 	id, err := core.ParseSessionID(chi.URLParam(r, "id"))
