@@ -28,7 +28,7 @@ type Registry struct {
 	// a page of a large registry be served without touching every session.
 	order []*entry
 	dead  int
-	subs     map[*Subscription]struct{}
+	subs  map[*Subscription]struct{}
 }
 
 type entry struct {
