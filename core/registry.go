@@ -28,6 +28,8 @@ type Registry struct {
 	// a page of a large registry be served without touching every session.
 	order []*entry
 	dead  int
+	// perService counts sessions by service, for the services resource.
+	perService map[string]*ServiceCount
 	subs  map[*Subscription]struct{}
 }
 
@@ -54,6 +56,7 @@ func NewRegistry(now func() time.Time) *Registry {
 		now:        now,
 		maxPending: DefaultMaxPending,
 		live:       make(map[SessionID]*entry),
+		perService: make(map[string]*ServiceCount),
 		subs:       make(map[*Subscription]struct{}),
 	}
 }
@@ -78,6 +81,13 @@ func (r *Registry) Open(s Session) *Handle {
 	e.lastActivity.Store(now.UnixNano())
 	r.live[s.ID] = e
 	r.order = append(r.order, e)
+	c := r.perService[s.Service]
+	if c == nil {
+		c = &ServiceCount{}
+		r.perService[s.Service] = c
+	}
+	c.Current++
+	c.Total++
 	r.changedLocked(s.ID)
 	return &Handle{r: r, e: e, id: s.ID}
 }
@@ -162,6 +172,24 @@ func cmpID(a, b SessionID) int {
 		return 1
 	}
 	return 0
+}
+
+// ServiceCount is how many sessions a service has now and has had since start.
+type ServiceCount struct {
+	Current int
+	Total   int
+}
+
+// ServiceCounts returns the session counts of every service that has had a
+// session.
+func (r *Registry) ServiceCounts() map[string]ServiceCount {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]ServiceCount, len(r.perService))
+	for name, c := range r.perService {
+		out[name] = *c
+	}
+	return out
 }
 
 // LastChange returns the current revision and when it was made, for HTTP
@@ -274,6 +302,7 @@ func (h *Handle) Close() {
 	delete(h.r.live, h.id)
 	h.e.dead = true
 	h.r.dead++
+	h.r.perService[h.e.s.Service].Current--
 	h.r.changedLocked(h.id)
 }
 

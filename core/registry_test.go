@@ -382,3 +382,17 @@ func BenchmarkPage50Of100k(b *testing.B) {
 		r.Page(50_000, 50)
 	}
 }
+
+func TestServiceCounts(t *testing.T) {
+	r := core.NewRegistry(nil)
+	a := r.Open(core.Session{Service: "a"})
+	r.Open(core.Session{Service: "a"})
+	r.Open(core.Session{Service: "b"})
+	a.Close()
+	a.Close() // twice must not count twice
+	got := r.ServiceCounts()
+	want := map[string]core.ServiceCount{"a": {Current: 1, Total: 2}, "b": {Current: 1, Total: 1}}
+	if len(got) != len(want) || got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("ServiceCounts = %v, want %v", got, want)
+	}
+}

@@ -53,3 +53,13 @@ func (t *Topology) Server(name string) (Server, error) {
 	}
 	return Server{}, Errorf(ENOTFOUND, "%s is not a server", name)
 }
+
+// Listener returns the named listener.
+func (t *Topology) Listener(name string) (Listener, error) {
+	for _, l := range t.Listeners {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Listener{}, Errorf(ENOTFOUND, "%s is not a listener", name)
+}

@@ -28,6 +28,7 @@ type Sessions interface {
 	LastChange() (uint64, time.Time)
 	Kill(id core.SessionID) error
 	KillWhenIdle(id core.SessionID, ttl time.Duration) error
+	ServiceCounts() map[string]core.ServiceCount
 	Now() time.Time
 }
 
@@ -59,6 +60,7 @@ type Server struct {
 	static   fs.FS
 	log      *slog.Logger
 	epoch    string
+	started  time.Time
 	interval time.Duration
 }
 
@@ -80,6 +82,7 @@ func New(cfg Config) *Server {
 		static:   cfg.Static,
 		log:      logger,
 		epoch:    newEpoch(),
+		started:  cfg.Sessions.Now(),
 		interval: interval,
 	}
 }
@@ -128,8 +131,13 @@ func (s *Server) api(r chi.Router) {
 	r.Delete("/sessions/{id}", s.deleteSession)
 	r.Get("/services", s.listServices)
 	r.Get("/services/{id}", s.getService)
+	r.Get("/services/{id}/relationships/{rel}", s.getRelationship("services"))
 	r.Get("/servers", s.listServers)
 	r.Get("/servers/{id}", s.getServer)
+	r.Get("/servers/{id}/relationships/{rel}", s.getRelationship("servers"))
+	r.Get("/listeners", s.listListeners)
+	r.Get("/listeners/{id}", s.getListener)
+	r.Get("/listeners/{id}/relationships/{rel}", s.getRelationship("listeners"))
 }
 
 // health answers load balancers and monitors without credentials.

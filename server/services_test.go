@@ -129,3 +129,37 @@ func TestEmptyTopology(t *testing.T) {
 		})
 	}
 }
+
+func TestListenersAndRelationships(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	tests := []struct {
+		path   string
+		status int
+		golden string
+		detail string
+	}{
+		{path: "/v1/listeners", status: 200, golden: "listeners_list.golden.json"},
+		{path: "/v1/listeners/RW-Split-Listener", status: 200, golden: "listener_get.golden.json"},
+		{path: "/v1/services/RW-Split-Router/relationships/servers", status: 200, golden: "service_relationship_servers.golden.json"},
+		{path: "/v1/services/RW-Split-Router/relationships/listeners/", status: 200, golden: "service_relationship_listeners.golden.json"},
+		{path: "/v1/listeners/RW-Split-Listener/relationships/services", status: 200, golden: "listener_relationship_services.golden.json"},
+		{path: "/v1/services/nope/relationships/servers", status: 404, detail: "nope is not a service"},
+		{path: "/v1/listeners/nope", status: 404, detail: "nope is not a listener"},
+		{path: "/v1/services/RW-Split-Router/relationships/filters", status: 404, detail: "RW-Split-Router has no filters relationship"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res := f.get(t, seedHost, tt.path+"?pretty=false", admin)
+			if res.status != tt.status {
+				t.Fatalf("status = %d, want %d: %s", res.status, tt.status, res.body)
+			}
+			if tt.golden != "" {
+				golden(t, tt.golden, res.body)
+				return
+			}
+			if string(res.body) != errorBody(tt.detail) {
+				t.Fatalf("body = %s, want %s", res.body, errorBody(tt.detail))
+			}
+		})
+	}
+}
