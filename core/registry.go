@@ -30,7 +30,7 @@ type Registry struct {
 	dead  int
 	// perService counts sessions by service, for the services resource.
 	perService map[string]*ServiceCount
-	subs  map[*Subscription]struct{}
+	subs       map[*Subscription]struct{}
 }
 
 type entry struct {
