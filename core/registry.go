@@ -39,6 +39,8 @@ type entry struct {
 	kill func()  // guarded by Registry.mu; ends the session's connections
 	// lastActivity is touched on every packet, so it lives outside the lock.
 	lastActivity atomic.Int64
+	// log mirrors s.Log for the session's logger, which checks it per line.
+	log atomic.Value // LogFlags
 }
 
 func (e *entry) snapshot() Session {
@@ -77,7 +79,11 @@ func (r *Registry) Open(s Session) *Handle {
 	if s.State == "" {
 		s.State = StateAllocated
 	}
+	if s.Log == (LogFlags{}) {
+		s.Log = DefaultLogFlags
+	}
 	e := &entry{s: s.clone()}
+	e.log.Store(s.Log)
 	e.lastActivity.Store(now.UnixNano())
 	r.live[s.ID] = e
 	r.order = append(r.order, e)
@@ -234,6 +240,26 @@ func (h *Handle) Update(fn func(*Session)) {
 	fn(&h.e.s)
 	h.e.s.ID = h.id
 	h.r.changedLocked(h.id)
+}
+
+// LogFlags returns the session's current log levels without locking.
+func (h *Handle) LogFlags() LogFlags { return h.e.log.Load().(LogFlags) }
+
+// SetLogFlags changes a session's log levels.
+func (r *Registry) SetLogFlags(id SessionID, flags LogFlags) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.live[id]
+	if !ok {
+		return Errorf(ENOTFOUND, "%s is not a session", id)
+	}
+	if e.s.Log == flags {
+		return nil
+	}
+	e.s.Log = flags
+	e.log.Store(flags)
+	r.changedLocked(id)
+	return nil
 }
 
 // Touch records I/O activity. It is cheap and publishes nothing: idle time is

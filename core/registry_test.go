@@ -396,3 +396,26 @@ func TestServiceCounts(t *testing.T) {
 		t.Fatalf("ServiceCounts = %v, want %v", got, want)
 	}
 }
+
+func TestSetLogFlags(t *testing.T) {
+	r := core.NewRegistry(nil)
+	h := r.Open(core.Session{})
+	if got := h.LogFlags(); got != core.DefaultLogFlags {
+		t.Fatalf("new session flags = %+v, want defaults %+v", got, core.DefaultLogFlags)
+	}
+	want := core.LogFlags{Info: true, Error: true}
+	rev := r.Rev()
+	if err := r.SetLogFlags(h.ID(), want); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := r.Get(h.ID())
+	if h.LogFlags() != want || s.Log != want || r.Rev() != rev+1 {
+		t.Fatalf("flags = %+v / %+v, rev %d; want %+v at rev %d", h.LogFlags(), s.Log, r.Rev(), want, rev+1)
+	}
+	if err := r.SetLogFlags(h.ID(), want); err != nil || r.Rev() != rev+1 {
+		t.Fatalf("an unchanged set bumped the revision")
+	}
+	if err := r.SetLogFlags(99, want); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Fatalf("SetLogFlags(unknown) = %v", err)
+	}
+}

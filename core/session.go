@@ -57,7 +57,18 @@ type Session struct {
 	// Modified is when the registry last published a change to the session.
 	Modified time.Time
 	Backends []BackendConn
+	// Log says which log levels are written for this session.
+	Log LogFlags
 }
+
+// LogFlags are a session's log levels, as MaxScale's session parameters
+// log_info, log_notice, log_warning and log_error.
+type LogFlags struct {
+	Info, Notice, Warning, Error bool
+}
+
+// DefaultLogFlags match MaxScale's defaults: everything but info.
+var DefaultLogFlags = LogFlags{Notice: true, Warning: true, Error: true}
 
 // Idle is the time since the last I/O, rounded down to 0.1 s as MaxScale
 // reports it.

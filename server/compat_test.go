@@ -237,3 +237,105 @@ func TestDeleteSessionKills(t *testing.T) {
 		})
 	}
 }
+
+func (f *fixture) send(t *testing.T, method, path, contentType, body string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = seedHost
+	admin(req)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: buf.Bytes()}
+}
+
+func TestPatchSessionParameters(t *testing.T) {
+	tests := []struct {
+		name, contentType, body string
+		status                  int
+		detail                  string
+		want                    core.LogFlags
+	}{
+		{name: "set info, clear warning", contentType: "application/json",
+			body:   `{"data":{"attributes":{"parameters":{"log_info":true,"log_warning":false}}}}`,
+			status: 200, want: core.LogFlags{Info: true, Notice: true, Error: true}},
+		{name: "no content type is accepted", body: `{"data":{"attributes":{"parameters":{"log_error":false}}}}`,
+			status: 200, want: core.LogFlags{Notice: true, Warning: true}},
+		{name: "unknown parameter", contentType: "application/json",
+			body:   `{"data":{"attributes":{"parameters":{"log_debug":true}}}}`,
+			status: 400, detail: `unknown session parameter "log_debug": use log_info, log_notice, log_warning or log_error`},
+		{name: "non-boolean", contentType: "application/json",
+			body:   `{"data":{"attributes":{"parameters":{"log_info":"yes"}}}}`,
+			status: 400, detail: `session parameter "log_info" must be true or false, not "yes"`},
+		{name: "not an object", contentType: "application/json", body: `[1,2]`,
+			status: 400, detail: "request body must be a JSON object"},
+		{name: "wrong media type", contentType: "text/plain", body: `{}`,
+			status: 415, detail: "request body must be application/json, not text/plain"},
+		{name: "too large", contentType: "application/json", body: `{"x":"` + strings.Repeat("a", 1<<20) + `"}`,
+			status: 413, detail: "request body is larger than 1 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOpts{})
+			f.openSeed(t)
+			res := f.send(t, "PATCH", "/v1/sessions/9", tt.contentType, tt.body)
+			if res.status != tt.status {
+				t.Fatalf("status = %d, want %d: %s", res.status, tt.status, res.body)
+			}
+			s, _ := f.reg.Get(9)
+			if tt.status != 200 {
+				if string(res.body) != errorBody(tt.detail) {
+					t.Errorf("body = %s, want %s", res.body, errorBody(tt.detail))
+				}
+				if s.Log != core.DefaultLogFlags {
+					t.Errorf("a refused PATCH changed the flags to %+v", s.Log)
+				}
+				return
+			}
+			if len(res.body) != 0 || s.Log != tt.want {
+				t.Errorf("body %q, flags %+v; want empty and %+v", res.body, s.Log, tt.want)
+			}
+			var doc struct {
+				Data struct {
+					Attributes struct {
+						Parameters map[string]bool `json:"parameters"`
+					} `json:"attributes"`
+				} `json:"data"`
+			}
+			_ = json.Unmarshal(f.get(t, seedHost, "/v1/sessions/9", admin).body, &doc)
+			if got := doc.Data.Attributes.Parameters["log_info"]; got != tt.want.Info {
+				t.Errorf("GET after PATCH shows log_info=%v", got)
+			}
+		})
+	}
+}
+
+func TestRestartIsRefusedWithAReason(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.openSeed(t)
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/sessions/restart", 400},
+		{"/v1/sessions/9/restart", 400},
+		{"/v1/sessions/99/restart", 404},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			res := f.send(t, "POST", tt.path, "", "")
+			if res.status != tt.status || !bytes.Contains(res.body, []byte(`"detail"`)) {
+				t.Fatalf("status %d body %s, want %d with a reason", res.status, res.body, tt.status)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/portico-db/portico/core"
@@ -33,6 +34,11 @@ func statusOf(code string) int {
 // writeError maps err to a status and a JSON:API error. Internal error text is
 // logged, never sent.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var es *errStatus
+	if errors.As(err, &es) {
+		s.writeErrorStatus(w, es.status, es.detail)
+		return
+	}
 	code := core.ErrorCode(err)
 	if code == core.EINTERNAL {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

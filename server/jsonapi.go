@@ -38,11 +38,21 @@ type sessionResource struct {
 }
 
 type sessionAttributes struct {
-	State     string  `json:"state"`
-	User      string  `json:"user"`
-	Remote    string  `json:"remote"`
-	Connected string  `json:"connected"`
-	Idle      float64 `json:"idle"`
+	State      string            `json:"state"`
+	User       string            `json:"user"`
+	Remote     string            `json:"remote"`
+	Connected  string            `json:"connected"`
+	Idle       float64           `json:"idle"`
+	Parameters sessionParameters `json:"parameters"`
+}
+
+// sessionParameters are the session's log levels, the one thing MaxScale
+// lets PATCH change on a session.
+type sessionParameters struct {
+	LogInfo    bool `json:"log_info"`
+	LogNotice  bool `json:"log_notice"`
+	LogWarning bool `json:"log_warning"`
+	LogError   bool `json:"log_error"`
 }
 
 // linker builds absolute links from the request, as MaxScale does, so they
@@ -83,6 +93,9 @@ func (l linker) session(s core.Session, now time.Time) sessionResource {
 			Remote:    s.Remote,
 			Connected: s.Connected.Local().Format(core.ConnectedLayout),
 			Idle:      s.Idle(now).Seconds(),
+			Parameters: sessionParameters{
+				LogInfo: s.Log.Info, LogNotice: s.Log.Notice, LogWarning: s.Log.Warning, LogError: s.Log.Error,
+			},
 		},
 		Links: links{Self: l.sessionSelf(s.ID)},
 	}

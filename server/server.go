@@ -29,6 +29,7 @@ type Sessions interface {
 	Kill(id core.SessionID) error
 	KillWhenIdle(id core.SessionID, ttl time.Duration) error
 	ServiceCounts() map[string]core.ServiceCount
+	SetLogFlags(id core.SessionID, flags core.LogFlags) error
 	Now() time.Time
 }
 
@@ -129,6 +130,9 @@ func (s *Server) api(r chi.Router) {
 	r.Get("/sessions/stream", s.stream)
 	r.Get("/sessions/{id}", s.getSession)
 	r.Delete("/sessions/{id}", s.deleteSession)
+	r.Patch("/sessions/{id}", s.patchSession)
+	r.Post("/sessions/restart", s.restartSessions)
+	r.Post("/sessions/{id}/restart", s.restartSessions)
 	r.Get("/services", s.listServices)
 	r.Get("/services/{id}", s.getService)
 	r.Get("/services/{id}/relationships/{rel}", s.getRelationship("services"))

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -72,4 +75,69 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// patchSession changes a session's log levels. MaxScale silently ignores
+// unknown parameters and non-boolean values; Portico names them in a 400.
+func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Data struct {
+			Attributes struct {
+				Parameters map[string]json.RawMessage `json:"parameters"`
+			} `json:"attributes"`
+		} `json:"data"`
+	}
+	if err := readObject(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sess, err := s.session(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	flags := sess.Log
+	targets := map[string]*bool{
+		"log_info": &flags.Info, "log_notice": &flags.Notice,
+		"log_warning": &flags.Warning, "log_error": &flags.Error,
+	}
+	for _, name := range slices.Sorted(maps.Keys(body.Data.Attributes.Parameters)) {
+		target, ok := targets[name]
+		if !ok {
+			s.writeError(w, r, core.Errorf(core.EINVALID, "unknown session parameter %q: use log_info, log_notice, log_warning or log_error", name))
+			return
+		}
+		if err := json.Unmarshal(body.Data.Attributes.Parameters[name], target); err != nil {
+			s.writeError(w, r, core.Errorf(core.EINVALID, "session parameter %q must be true or false, not %s", name, body.Data.Attributes.Parameters[name]))
+			return
+		}
+	}
+	etag, err := validators(s.sessionDocument(r, sess))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if preconditionFailed(r, etag, sess.Modified) {
+		s.writeErrorStatus(w, http.StatusPreconditionFailed, "the session has changed since it was last read")
+		return
+	}
+	if err := s.sessions.SetLogFlags(sess.ID, flags); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// restartSessions answers MaxScale's restart endpoints honestly: Portico
+// passes authentication through to the backend and never holds the client's
+// password, so it cannot reopen a session's backend connections.
+func (s *Server) restartSessions(w http.ResponseWriter, r *http.Request) {
+	if id := chi.URLParam(r, "id"); id != "" {
+		if _, err := s.session(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.writeError(w, r, core.Errorf(core.EINVALID,
+		"sessions cannot be restarted: Portico passes authentication through and cannot reopen backend connections without the client's password; kill the session and let the client reconnect"))
 }

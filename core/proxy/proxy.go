@@ -124,8 +124,9 @@ type session struct {
 	client net.Conn
 	log    *slog.Logger
 
-	mu      sync.Mutex // guards backend, which shutdown closes from another goroutine
+	mu      sync.Mutex // guards backend and closed; shutdown and kill close from other goroutines
 	backend net.Conn
+	closed  bool
 }
 
 func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
@@ -150,6 +151,7 @@ func (s *session) closeAll() {
 	s.client.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.backend != nil {
 		s.backend.Close()
 	}
@@ -203,8 +205,14 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	}
 	s.mu.Lock()
 	s.backend = backend
+	closed := s.closed
 	s.mu.Unlock()
 	defer backend.Close()
+	if closed {
+		// closeAll ran while we dialled and could not close backend; a
+		// silent server would otherwise hold the session until the timeout.
+		return 0, errors.New("session closed while connecting")
+	}
 	deadline := time.Now().Add(s.p.authTimeout)
 	_ = backend.SetDeadline(deadline)
 	_ = s.client.SetDeadline(deadline)
