@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func deleteSession(t *testing.T, a *app, id, query string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, "http://"+a.adminAddr.String()+sessionsPath+"/"+id+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", adminAuth())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength > 0 {
+		t.Fatalf("DELETE %s%s: %s, %d body bytes; want 200 with an empty body", id, query, resp.Status, resp.ContentLength)
+	}
+}
+
+// oneSession opens a single pinned connection and returns it with its
+// session id.
+func oneSession(t *testing.T, a *app) (*sql.Conn, string) {
+	t.Helper()
+	db := openDB(t, a.listenerAddr(), "maxpwd", nil)
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(t.Context(), "DO 1"); err != nil {
+		t.Fatal(err)
+	}
+	list := waitAPI(t, a, time.Second, "one session", func(l []apiSession) bool { return len(l) == 1 })
+	return conn, list[0].ID
+}
+
+func ping(conn *sql.Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var one int
+	return conn.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+func TestKillThroughTheAPI(t *testing.T) {
+	t.Run("now", func(t *testing.T) {
+		a := startApp(t)
+		conn, id := oneSession(t, a)
+		deleteSession(t, a, id, "")
+		if err := ping(conn); err == nil {
+			t.Fatal("the killed session's next query succeeded")
+		}
+		waitAPI(t, a, time.Second, "no sessions", func(l []apiSession) bool { return len(l) == 0 })
+	})
+	t.Run("after ttl of idleness", func(t *testing.T) {
+		a := startApp(t)
+		conn, id := oneSession(t, a)
+		deleteSession(t, a, id, "?ttl=1")
+		// Activity keeps pushing the kill back.
+		for range 6 {
+			time.Sleep(250 * time.Millisecond)
+			if err := ping(conn); err != nil {
+				t.Fatalf("a busy session was killed before it was idle for the ttl: %v", err)
+			}
+		}
+		waitAPI(t, a, 3*time.Second, "the idle session killed", func(l []apiSession) bool { return len(l) == 0 })
+		if err := ping(conn); err == nil {
+			t.Fatal("the killed session's next query succeeded")
+		}
+	})
+}
