@@ -339,3 +339,43 @@ func TestRestartIsRefusedWithAReason(t *testing.T) {
 		})
 	}
 }
+
+func TestSingleResourceParameters(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.openSeed(t)
+	tests := []struct {
+		path   string
+		status int
+		check  func(t *testing.T, body []byte)
+	}{
+		{"/v1/sessions/9?fields%5Bsessions%5D=user", 200, func(t *testing.T, body []byte) {
+			var doc struct {
+				Data struct {
+					ID         string         `json:"id"`
+					Attributes map[string]any `json:"attributes"`
+				} `json:"data"`
+			}
+			_ = json.Unmarshal(body, &doc)
+			if doc.Data.ID != "9" || len(doc.Data.Attributes) != 1 || doc.Data.Attributes["user"] != "maxuser" {
+				t.Errorf("data = %+v", doc.Data)
+			}
+		}},
+		{"/v1/services/RW-Split-Router?fields%5Bservices%5D=router", 200, func(t *testing.T, body []byte) {
+			if !bytes.Contains(body, []byte(`"router"`)) || bytes.Contains(body, []byte(`"state"`)) {
+				t.Errorf("fields not applied: %s", body)
+			}
+		}},
+		{"/v1/sessions/9?filter=" + url.QueryEscape(`/id="9"`), 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res := f.get(t, seedHost, tt.path, admin)
+			if res.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.status, tt.status, res.body)
+			}
+			if tt.check != nil {
+				tt.check(t, res.body)
+			}
+		})
+	}
+}

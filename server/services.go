@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -223,9 +224,27 @@ func serveCollection[T any](s *Server, w http.ResponseWriter, r *http.Request, t
 	s.respond(w, r, http.StatusOK, doc, changed)
 }
 
-func (s *Server) serveItem(w http.ResponseWriter, r *http.Request, self string, v any) {
-	_, changed := s.sessions.LastChange()
-	s.respond(w, r, http.StatusOK, document[any]{Links: links{Self: self}, Data: v}, changed)
+// serveItem answers a single-resource GET. Sparse fieldsets apply, as in
+// MaxScale; a filter on a single resource is refused rather than ignored.
+func (s *Server) serveItem(w http.ResponseWriter, r *http.Request, typ, self string, v any, modified time.Time) {
+	q, err := parseCollectionQuery(r.URL.Query(), typ)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !q.filter.Empty() {
+		s.writeError(w, r, core.Errorf(core.EINVALID, "filter applies only to collections, not to a single %s resource", typ))
+		return
+	}
+	if !q.fields.Empty() {
+		m, err := toMap(v)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		v = q.fields.Apply(m)
+	}
+	s.respond(w, r, http.StatusOK, document[any]{Links: links{Self: self}, Data: v}, modified)
 }
 
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +264,8 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := newLinker(r)
-	s.serveItem(w, r, l.item("services", svc.Name), s.serviceResource(l, svc, s.sessions.ServiceCounts()[svc.Name]))
+	_, changed := s.sessions.LastChange()
+	s.serveItem(w, r, "services", l.item("services", svc.Name), s.serviceResource(l, svc, s.sessions.ServiceCounts()[svc.Name]), changed)
 }
 
 func (s *Server) listServers(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +285,8 @@ func (s *Server) getServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := newLinker(r)
-	s.serveItem(w, r, l.item("servers", srv.Name), s.serverResource(l, srv, s.backendConnections()[srv.Name]))
+	_, changed := s.sessions.LastChange()
+	s.serveItem(w, r, "servers", l.item("servers", srv.Name), s.serverResource(l, srv, s.backendConnections()[srv.Name]), changed)
 }
 
 func (s *Server) listListeners(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +305,7 @@ func (s *Server) getListener(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := newLinker(r)
-	s.serveItem(w, r, l.item("listeners", ls.Name), listenerResourceOf(l, ls))
+	s.serveItem(w, r, "listeners", l.item("listeners", ls.Name), listenerResourceOf(l, ls), time.Time{})
 }
 
 // getRelationship serves /<type>/:id/relationships/<other>: a bare

@@ -36,7 +36,8 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.respond(w, r, http.StatusOK, s.sessionDocument(r, sess), sess.Modified)
+	doc := s.sessionDocument(r, sess)
+	s.serveItem(w, r, "sessions", doc.Links.Self, doc.Data, sess.Modified)
 }
 
 // deleteSession kills a session, now or once it has been idle for ttl
