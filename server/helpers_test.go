@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -279,11 +280,11 @@ func (f *fixture) dial(t *testing.T, host string, header http.Header) *websocket
 
 // tryDial attempts the upgrade with header, and with host as the Host header
 // unless it is empty.
-func (f *fixture) tryDial(t *testing.T, host string, header http.Header) (*websocket.Conn, *http.Response, error) {
+func (f *fixture) tryDial(t *testing.T, host string, header http.Header, query ...string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, f.wsURL(), &websocket.DialOptions{
+	c, resp, err := websocket.Dial(ctx, f.wsURL()+strings.Join(query, ""), &websocket.DialOptions{
 		HTTPHeader: header,
 		HTTPClient: f.wsClient,
 		Host:       host,
@@ -295,6 +296,16 @@ func (f *fixture) tryDial(t *testing.T, host string, header http.Header) (*webso
 	c.SetReadLimit(64 << 20)
 	t.Cleanup(func() { c.CloseNow() })
 	return c, resp, nil
+}
+
+// dialQuery dials the stream with a query string, failing the test on error.
+func (f *fixture) dialQuery(t *testing.T, host string, header http.Header, query string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := f.tryDial(t, host, header, query)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", query, err, resp)
+	}
+	return c
 }
 
 func basicHeader() http.Header {

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/server/query"
 )
 
 const (
@@ -54,6 +55,13 @@ type resetFrame struct {
 // Each connection drains its own subscription, so a slow client only ever
 // delays itself; the registry never waits for it.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	// Every parameter is checked before the upgrade, so a mistake is a plain
+	// HTTP 400 that any client can read.
+	opts, err := s.parseStreamQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	// Origin was checked before the upgrade when it matters (cookie auth);
 	// Basic and bearer clients are not browsers acting on someone's behalf.
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -67,7 +75,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	ctx := c.CloseRead(r.Context())
 	l := newLinker(r)
 
-	sub, snap := s.sessions.Subscribe(nil)
+	var match func(core.Session) bool
+	if !opts.filter.Empty() {
+		match = func(sess core.Session) bool {
+			res := l.session(sess, s.sessions.Now())
+			return opts.filter.Match(&sessionDoc{res: &res})
+		}
+	}
+	sub, snap := s.sessions.Subscribe(match)
 	defer sub.Close()
 	if err := s.writeSnapshot(ctx, c, l, snap); err != nil {
 		s.log.Debug("stream: write failed", "err", err)
@@ -87,7 +102,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		case <-sub.Ready():
 			// Let a burst of changes settle into one frame.
 			select {
-			case <-time.After(s.interval):
+			case <-time.After(opts.interval):
 			case <-ctx.Done():
 				continue
 			}
@@ -155,3 +170,40 @@ func writeFrame(ctx context.Context, c *websocket.Conn, v any) error {
 }
 
 func rev(r uint64) string { return strconv.FormatUint(r, 10) }
+
+const (
+	minStreamInterval = 50 * time.Millisecond
+	maxStreamInterval = 10 * time.Second
+)
+
+type streamQuery struct {
+	filter   query.Filter
+	interval time.Duration
+}
+
+// parseStreamQuery reads the stream's parameters with the same parser as the
+// REST collection, so a filter means the same thing in both.
+func (s *Server) parseStreamQuery(r *http.Request) (streamQuery, error) {
+	values := r.URL.Query()
+	q := streamQuery{interval: s.interval}
+	cq, err := parseCollectionQuery(values, "sessions")
+	if err != nil {
+		return q, err
+	}
+	if !cq.fields.Empty() || cq.page.Set {
+		return q, core.Errorf(core.EINVALID, "the stream supports filter and interval; fields and page are not supported yet")
+	}
+	q.filter = cq.filter
+	if v := values.Get("interval"); v != "" {
+		ms, err := strconv.Atoi(v)
+		d := time.Duration(ms) * time.Millisecond
+		if err != nil || d < minStreamInterval || d > maxStreamInterval {
+			return q, core.Errorf(core.EINVALID, "invalid value %q for parameter interval: use milliseconds from 50 to 10000", v)
+		}
+		q.interval = d
+	}
+	if values.Has("since") {
+		return q, core.Errorf(core.EINVALID, "parameter since is not supported yet: reconnect without it to get a fresh snapshot")
+	}
+	return q, nil
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -782,4 +783,46 @@ func TestStreamResetsLaggingClient(t *testing.T) {
 	if fr.Type != "changes" || !slices.Equal(fr.Removed, []string{stay.ID().String()}) {
 		t.Errorf("after the new snapshot got %.300s, want %s removed", fr.raw, stay.ID())
 	}
+}
+
+func TestStreamParameters(t *testing.T) {
+	f := newFixture(t, fixtureOpts{interval: 10 * time.Millisecond})
+	f.openSeed(t)
+	tests := []struct {
+		name, query string
+		status      int
+	}{
+		{"bad interval", "?interval=10", 400},
+		{"interval too long", "?interval=10001", 400},
+		{"interval not a number", "?interval=fast", 400},
+		{"malformed filter", "?filter=" + url.QueryEscape("/attributes/user=eq("), 400},
+		{"since is refused until resume exists", "?since=abc:1", 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A 400 must come before the upgrade, as a plain JSON:API error.
+			_, resp, err := f.tryDial(t, seedHost, basicHeader(), tt.query)
+			if err == nil || resp == nil || resp.StatusCode != tt.status {
+				t.Fatalf("dial err %v, response %v; want HTTP %d", err, resp, tt.status)
+			}
+		})
+	}
+	t.Run("filter", func(t *testing.T) {
+		c := f.dialQuery(t, seedHost, basicHeader(), "?interval=50&filter="+url.QueryEscape(`/attributes/user="skysql"`))
+		snap := readFrame(t, c, frameTimeout)
+		if ids := sessionIDs(t, snap.Data); !slices.Equal(ids, []string{"10"}) {
+			t.Fatalf("filtered snapshot ids = %v, want [10]", ids)
+		}
+		h := f.reg.Open(core.Session{Service: "RW-Split-Router", User: "maxuser"})
+		h.Update(func(s *core.Session) { s.User = "skysql" })
+		ch := readChanges(t, c, frameTimeout)
+		if ids := sessionIDs(t, ch.Added); !slices.Equal(ids, []string{h.ID().String()}) {
+			t.Fatalf("added = %v, want the session that started matching", ids)
+		}
+		h.Update(func(s *core.Session) { s.User = "other" })
+		ch = readChanges(t, c, frameTimeout)
+		if !slices.Equal(ch.Removed, []string{h.ID().String()}) {
+			t.Fatalf("removed = %v, want the session that stopped matching", ch.Removed)
+		}
+	})
 }
