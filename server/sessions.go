@@ -40,6 +40,27 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 	s.serveItem(w, r, "sessions", doc.Links.Self, doc.Data, sess.Modified)
 }
 
+// sessionForWrite looks up the session a write targets and evaluates the
+// request's preconditions against it before anything changes. It answers the
+// request itself when the write must not go ahead.
+func (s *Server) sessionForWrite(w http.ResponseWriter, r *http.Request) (core.Session, bool) {
+	sess, err := s.session(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return sess, false
+	}
+	etag, err := validators(s.sessionDocument(r, sess))
+	if err != nil {
+		s.writeError(w, r, err)
+		return sess, false
+	}
+	if preconditionFailed(r, etag, sess.Modified) {
+		s.writeErrorStatus(w, http.StatusPreconditionFailed, "the session has changed since it was last read")
+		return sess, false
+	}
+	return sess, true
+}
+
 // deleteSession kills a session, now or once it has been idle for ttl
 // seconds. Success is 200 with an empty body: MaxGUI checks for exactly 200.
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
@@ -52,26 +73,15 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(n) * time.Second
 	}
-	sess, err := s.session(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	sess, ok := s.sessionForWrite(w, r)
+	if !ok {
 		return
 	}
-	etag, err := validators(s.sessionDocument(r, sess))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if preconditionFailed(r, etag, sess.Modified) {
-		s.writeErrorStatus(w, http.StatusPreconditionFailed, "the session has changed since it was last read")
-		return
-	}
+	kill := s.sessions.Kill
 	if ttl > 0 {
-		err = s.sessions.KillWhenIdle(sess.ID, ttl)
-	} else {
-		err = s.sessions.Kill(sess.ID)
+		kill = func(id core.SessionID) error { return s.sessions.KillWhenIdle(id, ttl) }
 	}
-	if err != nil {
+	if err := kill(sess.ID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -92,9 +102,8 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sess, err := s.session(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	sess, ok := s.sessionForWrite(w, r)
+	if !ok {
 		return
 	}
 	flags := sess.Log
@@ -112,15 +121,6 @@ func (s *Server) patchSession(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, core.Errorf(core.EINVALID, "session parameter %q must be true or false, not %s", name, body.Data.Attributes.Parameters[name]))
 			return
 		}
-	}
-	etag, err := validators(s.sessionDocument(r, sess))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if preconditionFailed(r, etag, sess.Modified) {
-		s.writeErrorStatus(w, http.StatusPreconditionFailed, "the session has changed since it was last read")
-		return
 	}
 	if err := s.sessions.SetLogFlags(sess.ID, flags); err != nil {
 		s.writeError(w, r, err)
