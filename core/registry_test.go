@@ -311,7 +311,7 @@ func TestKillWhenIdleWaitsForIdleness(t *testing.T) {
 	r := core.NewRegistry(nil)
 	h := r.Open(core.Session{})
 	killed := make(chan time.Time, 1)
-	h.OnKill(func() { killed <- time.Now(); h.Close() })
+	h.OnKill(func() { at := time.Now(); h.Close(); killed <- at })
 	const ttl = 300 * time.Millisecond
 	start := time.Now()
 	// Keep the session busy for a while: the deadline must move with it.

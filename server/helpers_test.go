@@ -20,9 +20,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/server"
+	"github.com/portico-db/portico/server/users"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -98,6 +100,8 @@ const pagesBody = "dashboard"
 type fixture struct {
 	clock    *clock
 	reg      *core.Registry
+	users    *users.Store
+	api      *server.Server
 	srv      *httptest.Server
 	wsClient *http.Client // dials the stream
 }
@@ -111,6 +115,29 @@ type fixtureOpts struct {
 	// stalls the server's writes after some 100 KiB. Left alone, Linux grows
 	// a receive buffer to megabytes while the client reads.
 	tinyBuffers bool
+	// secureGUI leaves admin_secure_gui on, refusing /auth and pages over
+	// plain HTTP; fixtures turn it off by default, as the bundled
+	// configurations do.
+	secureGUI bool
+	// tokenMaxAge is admin_jwt_max_age; zero for the default.
+	tokenMaxAge time.Duration
+	// stream tunes the session stream's limits.
+	stream server.StreamConfig
+}
+
+// newUsers is a users file in a temporary directory holding the admin
+// account. The minimum bcrypt cost keeps logins fast under the race
+// detector, where the default cost takes about a second per hash.
+func newUsers(tb testing.TB) *users.Store {
+	tb.Helper()
+	store, err := users.Open(filepath.Join(tb.TempDir(), "passwd.json"), users.Options{Cost: bcrypt.MinCost})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := store.Add(adminUser, adminPass, users.RoleAdmin); err != nil {
+		tb.Fatal(err)
+	}
+	return store
 }
 
 // newFixture serves a real registry through server.New on a loopback port.
@@ -122,10 +149,13 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 	if topo == nil {
 		topo = testTopology()
 	}
+	store := newUsers(t)
 	api := server.New(server.Config{
-		Sessions: reg,
-		Topology: topo,
-		Users:    map[string]string{adminUser: adminPass},
+		Sessions:    reg,
+		Topology:    topo,
+		Users:       store,
+		TokenMaxAge: opts.tokenMaxAge,
+		InsecureGUI: !opts.secureGUI,
 		Pages: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
 				http.NotFound(w, r)
@@ -138,6 +168,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		},
 		Logger:         slog.New(slog.DiscardHandler),
 		StreamInterval: opts.interval,
+		Stream:         opts.stream,
 	})
 	srv := httptest.NewUnstartedServer(api.Handler())
 	if opts.tinyBuffers {
@@ -149,7 +180,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	f := &fixture{clock: clk, reg: reg, srv: srv, wsClient: srv.Client()}
+	f := &fixture{clock: clk, reg: reg, users: store, api: api, srv: srv, wsClient: srv.Client()}
 	if opts.tinyBuffers {
 		f.wsClient = &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -39,8 +39,13 @@ var _ Sessions = (*core.Registry)(nil)
 type Config struct {
 	Sessions Sessions
 	Topology *core.Topology
-	// Users maps admin user names to passwords.
-	Users map[string]string
+	// Users are the admin accounts.
+	Users Users
+	// TokenMaxAge caps token lifetimes (admin_jwt_max_age); zero means 24h.
+	TokenMaxAge time.Duration
+	// InsecureGUI serves GET /auth and the dashboard's token cookies over
+	// plain HTTP (admin_secure_gui=false).
+	InsecureGUI bool
 	// Pages serves the dashboard; it is mounted behind the same
 	// authentication as the API.
 	Pages http.Handler
@@ -78,7 +83,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		sessions: cfg.Sessions,
 		topology: cfg.Topology,
-		auth:     newAuthenticator(cfg.Users, cfg.Sessions.Now),
+		auth:     newAuthenticator(cfg),
 		pages:    cfg.Pages,
 		static:   cfg.Static,
 		log:      logger,
@@ -114,8 +119,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/", s.health)
+		r.Get("/auth", s.handleAuth)
 		r.Group(s.api)
 	})
+	r.Get("/auth", s.handleAuth)
 	r.Group(s.api)
 	if s.pages != nil {
 		r.With(s.requireAuth(true)).Handle("/*", s.pages)
@@ -125,7 +132,6 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) api(r chi.Router) {
 	r.Use(s.requireAuth(false))
-	r.Get("/auth", s.handleAuth)
 	r.Get("/sessions", s.listSessions)
 	r.Get("/sessions/stream", s.stream)
 	r.Get("/sessions/{id}", s.getSession)

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -26,6 +29,7 @@ import (
 	"github.com/portico-db/portico/core/config"
 	"github.com/portico-db/portico/core/proxy"
 	"github.com/portico-db/portico/server"
+	"github.com/portico-db/portico/server/users"
 	"github.com/portico-db/portico/static"
 	"github.com/portico-db/portico/web"
 )
@@ -36,7 +40,7 @@ var defaultConfig []byte
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "portico:", err)
 		}
@@ -44,13 +48,16 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "user" {
+		return runUser(args[1:], stdin, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("portico", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "`file` in maxscale.cnf format (default: the built-in example, see cmd/portico/portico.cnf)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,14 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	var cfg *config.Config
-	var err error
 	if *cfgPath == "" {
-		cfg, err = config.Parse("portico.cnf (built-in)", bytes.NewReader(defaultConfig))
 		logger.Info("no --config given: using the built-in default configuration")
-	} else {
-		cfg, err = config.Load(*cfgPath)
 	}
+	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
@@ -88,11 +91,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return a.wait()
 }
 
+// loadConfig reads the file at path, or the built-in configuration when
+// path is empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Parse("portico.cnf (built-in)", bytes.NewReader(defaultConfig))
+	}
+	return config.Load(path)
+}
+
+// usersFile is where the admin accounts are kept, after MaxScale's
+// <datadir>/passwd.
+func usersFile(cfg *config.Config) (string, error) {
+	if cfg.DataDir == "" {
+		return "", errors.New("no datadir is configured for the admin users file")
+	}
+	return filepath.Join(cfg.DataDir, "passwd.json"), nil
+}
+
 // app is a running Portico.
 type app struct {
 	cfg       *config.Config
 	registry  *core.Registry
 	adminAddr net.Addr
+	adminTLS  bool
+	users     *users.Store
+	// defaultLogin reports that admin/mariadb still works, for the banner.
+	defaultLogin bool
 	// listenerAddrs are the bound addresses, by listener name.
 	listenerAddrs map[string]net.Addr
 
@@ -111,6 +136,17 @@ func (a *app) fail(err error) {
 // whole start instead of leaving half a proxy running.
 func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, registry: core.NewRegistry(nil), listenerAddrs: map[string]net.Addr{}}
+	if err := a.openUsers(logger); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := adminTLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConfig == nil && cfg.AdminSecureGUI {
+		logger.Warn("admin_secure_gui is on but the admin interface has no TLS: the dashboard and GET /auth are refused; " +
+			"set admin_ssl_cert and admin_ssl_key, or admin_secure_gui=false, under [maxscale]")
+	}
 	var lc net.ListenConfig
 	adminLn, err := lc.Listen(ctx, "tcp", net.JoinHostPort(cfg.AdminHost, strconv.Itoa(cfg.AdminPort)))
 	if err != nil {
@@ -130,6 +166,10 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		a.listenerAddrs[l.Name] = ln.Addr()
 	}
 	a.adminAddr = adminLn.Addr()
+	if tlsConfig != nil {
+		adminLn = tls.NewListener(adminLn, tlsConfig)
+		a.adminTLS = true
+	}
 
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy")})
 	for i, l := range cfg.Topology.Listeners {
@@ -141,14 +181,19 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 	}
 
 	api := server.New(server.Config{
-		Sessions: a.registry,
-		Topology: &cfg.Topology,
-		Users:    map[string]string{config.DefaultAdminUser: config.DefaultAdminPasswd},
-		Pages:    web.NewPages(a.registry, logger.With("component", "web")),
-		Static:   static.FS,
-		Logger:   logger.With("component", "server"),
+		Sessions:    a.registry,
+		Topology:    &cfg.Topology,
+		Users:       a.users,
+		TokenMaxAge: cfg.AdminJWTMaxAge,
+		InsecureGUI: !cfg.AdminSecureGUI,
+		Pages:       web.NewPages(a.registry, logger.With("component", "web")),
+		Static:      static.FS,
+		Logger:      logger.With("component", "server"),
 	})
-	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		// TLS handshake failures and the like, which net/http would print
+		// with the standard logger.
+		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)}
 	a.wg.Go(func() {
 		if err := hs.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.fail(fmt.Errorf("admin interface: %w", err))
@@ -166,15 +211,72 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 	return a, nil
 }
 
+// openUsers opens the admin users file, creating MaxScale's default
+// admin/mariadb account when there is none, as MaxScale does.
+func (a *app) openUsers(logger *slog.Logger) error {
+	path, err := usersFile(a.cfg)
+	if err != nil {
+		return err
+	}
+	store, err := users.Open(path, users.Options{Logger: logger.With("component", "users")})
+	if err != nil {
+		return err
+	}
+	created, err := store.InitDefault(config.DefaultAdminUser, config.DefaultAdminPasswd)
+	if err != nil {
+		return fmt.Errorf("%w (set datadir under [maxscale] to a writable directory)", err)
+	}
+	_, a.defaultLogin = store.Authenticate(config.DefaultAdminUser, config.DefaultAdminPasswd)
+	switch {
+	case created:
+		logger.Warn("no admin users existed: created "+config.DefaultAdminUser+" with the default password "+config.DefaultAdminPasswd+
+			"; add your own with `portico user add NAME --role admin`, then remove this one", "file", path)
+	case a.defaultLogin:
+		logger.Warn("the " + config.DefaultAdminUser + " account still has the default password; replace it with `portico user`")
+	}
+	if !slices.ContainsFunc(store.List(), func(u users.User) bool { return u.Role == users.RoleAdmin }) {
+		logger.Warn("no admin account: the admin interface is read-only; add one with `portico user add NAME --role admin`", "file", path)
+	}
+	a.users = store
+	return nil
+}
+
+// adminTLSConfig loads admin_ssl_cert and admin_ssl_key; nil means plain
+// HTTP.
+func adminTLSConfig(cfg *config.Config) (*tls.Config, error) {
+	if cfg.AdminSSLCert == "" && cfg.AdminSSLKey == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.AdminSSLCert, cfg.AdminSSLKey)
+	if err != nil {
+		return nil, fmt.Errorf("admin TLS (admin_ssl_cert=%s, admin_ssl_key=%s): %w", cfg.AdminSSLCert, cfg.AdminSSLKey, err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		// HTTP/1.1 only: the session stream is a websocket upgrade, which
+		// needs HTTP/1.1.
+		NextProtos: []string{"http/1.1"},
+	}, nil
+}
+
 func (a *app) wait() error {
 	a.wg.Wait()
 	return errors.Join(a.errs...)
 }
 
 func (a *app) printBanner(w io.Writer) {
-	fmt.Fprintf(w, "Portico is running.\n\n  Dashboard: http://%s/\n  Login:     %s / %s\n  REST API:  curl -u %s:%s http://%s/v1/sessions\n\n",
-		a.adminAddr, config.DefaultAdminUser, config.DefaultAdminPasswd,
-		config.DefaultAdminUser, config.DefaultAdminPasswd, a.adminAddr)
+	scheme := "http"
+	if a.adminTLS {
+		scheme = "https"
+	}
+	base := scheme + "://" + a.adminAddr.String()
+	login, curl := "an account from "+a.users.Path()+" (see portico user list)", "USER"
+	if a.defaultLogin {
+		login = config.DefaultAdminUser + " / " + config.DefaultAdminPasswd + " (the default: change it with portico user)"
+		curl = config.DefaultAdminUser + ":" + config.DefaultAdminPasswd
+	}
+	fmt.Fprintf(w, "Portico is running.\n\n  Dashboard: %s/\n  Login:     %s\n  REST API:  curl -u %s %s/v1/sessions\n\n", base, login, curl, base)
 	for _, l := range a.cfg.Topology.Listeners {
 		host, port, _ := net.SplitHostPort(a.listenerAddrs[l.Name].String())
 		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {

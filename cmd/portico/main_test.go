@@ -65,6 +65,7 @@ func startApp(tb testing.TB) *app {
 	cfg := &config.Config{
 		AdminHost: "127.0.0.1",
 		AdminPort: 0,
+		DataDir:   testDataDir(tb),
 		Topology: core.Topology{
 			Servers:   []core.Server{{Name: "mariadb1", Address: host, Port: port}},
 			Services:  []core.Service{{Name: testService, Router: "readconnroute", Servers: []string{"mariadb1"}, User: "maxuser", Password: "maxpwd"}},
@@ -608,7 +609,7 @@ func TestRunBadConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), []string{"--config", path}, &stdout, &stderr)
+			err := run(context.Background(), []string{"--config", path}, strings.NewReader(""), &stdout, &stderr)
 			if err == nil {
 				t.Fatal("run succeeded with a bad config")
 			}

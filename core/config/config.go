@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-db/portico/core"
 )
@@ -22,13 +23,30 @@ const (
 	DefaultServerPort  = 3306
 	DefaultAdminUser   = "admin"
 	DefaultAdminPasswd = "mariadb"
+	// DefaultDataDir is where Portico keeps state, the admin users file
+	// among it: the same place MaxScale uses, /var/lib/maxscale, under
+	// Portico's name. The bundled configurations set datadir to .tmp/ paths
+	// so that development runs need no privileges.
+	DefaultDataDir        = "/var/lib/portico"
+	DefaultAdminJWTMaxAge = 24 * time.Hour
 )
 
 // Config is a loaded configuration.
 type Config struct {
 	AdminHost string
 	AdminPort int
-	Topology  core.Topology
+	// DataDir holds Portico's state, such as the admin users file.
+	DataDir string
+	// AdminSecureGUI refuses GET /auth and the dashboard over plain HTTP,
+	// as MaxScale's admin_secure_gui does.
+	AdminSecureGUI bool
+	// AdminJWTMaxAge caps the lifetime of the tokens the API issues.
+	AdminJWTMaxAge time.Duration
+	// AdminSSLCert and AdminSSLKey, both set or both empty, are PEM files
+	// that put the admin interface on HTTPS.
+	AdminSSLCert string
+	AdminSSLKey  string
+	Topology     core.Topology
 	// Warnings lists settings that were read but are not acted on, so that the
 	// operator learns what Portico ignores instead of being refused.
 	Warnings []string
@@ -141,14 +159,16 @@ func parseINI(name string, r io.Reader) ([]*section, error) {
 
 // known lists the parameters Portico acts on, per section type.
 var known = map[string]map[string]bool{
-	"maxscale": {"admin_host": true, "admin_port": true},
+	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
+		"admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true},
 	"server":   {"type": true, "address": true, "port": true},
 	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true},
 }
 
 func build(name string, sections []*section) (*Config, error) {
-	cfg := &Config{AdminHost: DefaultAdminHost, AdminPort: DefaultAdminPort}
+	cfg := &Config{AdminHost: DefaultAdminHost, AdminPort: DefaultAdminPort, DataDir: DefaultDataDir,
+		AdminSecureGUI: true, AdminJWTMaxAge: DefaultAdminJWTMaxAge}
 	errAt := func(line int, format string, args ...any) error {
 		return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -206,6 +226,9 @@ func build(name string, sections []*section) (*Config, error) {
 				return nil, err
 			}
 			cfg.AdminPort = p
+			if err := buildAdmin(cfg, s, errAt, warn); err != nil {
+				return nil, err
+			}
 		case "server":
 			addr, ok := s.get("address")
 			if !ok || addr.v == "" {
@@ -281,4 +304,78 @@ func build(name string, sections []*section) (*Config, error) {
 		return nil, &Error{File: name, Msg: "no listener is defined, so Portico would accept no clients"}
 	}
 	return cfg, nil
+}
+
+// buildAdmin reads the [maxscale] parameters of the admin interface other
+// than its address.
+func buildAdmin(cfg *Config, s *section, errAt func(int, string, ...any) error, warn func(int, string, ...any)) error {
+	if v, ok := s.get("datadir"); ok {
+		if v.v == "" {
+			return errAt(v.line, "datadir is empty; omit it for the default %s", DefaultDataDir)
+		}
+		cfg.DataDir = v.v
+	}
+	if v, ok := s.get("admin_secure_gui"); ok {
+		b, err := parseBool(v.v)
+		if err != nil {
+			return errAt(v.line, "admin_secure_gui=%q: %v", v.v, err)
+		}
+		cfg.AdminSecureGUI = b
+	}
+	if v, ok := s.get("admin_jwt_max_age"); ok {
+		d, unitless, err := parseDuration(v.v)
+		if err != nil {
+			return errAt(v.line, "admin_jwt_max_age=%q: %v", v.v, err)
+		}
+		if d < time.Second {
+			return errAt(v.line, "admin_jwt_max_age=%q: must be at least 1s", v.v)
+		}
+		if unitless {
+			warn(v.line, "[%s]: admin_jwt_max_age=%s has no unit and is read as seconds; write %ss", s.name, v.v, v.v)
+		}
+		cfg.AdminJWTMaxAge = d
+	}
+	cert, hasCert := s.get("admin_ssl_cert")
+	key, hasKey := s.get("admin_ssl_key")
+	hasCert, hasKey = hasCert && cert.v != "", hasKey && key.v != ""
+	switch {
+	case hasCert && !hasKey:
+		return errAt(cert.line, "admin_ssl_cert is set but admin_ssl_key is not: HTTPS needs both")
+	case hasKey && !hasCert:
+		return errAt(key.line, "admin_ssl_key is set but admin_ssl_cert is not: HTTPS needs both")
+	}
+	cfg.AdminSSLCert, cfg.AdminSSLKey = cert.v, key.v
+	return nil
+}
+
+// parseBool accepts MaxScale's boolean spellings.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean (use true or false)")
+}
+
+// parseDuration accepts MaxScale's durations: an integer with one of the
+// units h, m, s or ms, or a bare integer, which MaxScale reads as seconds
+// for compatibility (unitless reports that case).
+func parseDuration(s string) (d time.Duration, unitless bool, err error) {
+	digits := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := s[len(digits):]
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n < 0 || digits[0] == '+' {
+		return 0, false, fmt.Errorf("not a duration (use a whole number with h, m, s or ms, e.g. 24h)")
+	}
+	units := map[string]time.Duration{"": time.Second, "h": time.Hour, "m": time.Minute, "s": time.Second, "ms": time.Millisecond}
+	u, ok := units[unit]
+	if !ok {
+		return 0, false, fmt.Errorf("unknown duration unit %q (use h, m, s or ms)", unit)
+	}
+	if n > int64((1<<63-1)/u) {
+		return 0, false, fmt.Errorf("duration is too long")
+	}
+	return time.Duration(n) * u, unit == "", nil
 }
