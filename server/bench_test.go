@@ -28,6 +28,8 @@ func benchServer(b *testing.B, n int) http.Handler {
 		Sessions: reg,
 		Topology: testTopology(),
 		Users:    newUsers(b),
+		// The token is fetched over plain HTTP from the recorder.
+		InsecureGUI: true,
 	}).Handler()
 }
 
