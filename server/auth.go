@@ -281,6 +281,10 @@ func (s *Server) requireAuth(page bool) func(http.Handler) http.Handler {
 			}
 			if err != nil {
 				s.logDenied(r, id, "authentication failed")
+				if page && s.login != nil {
+					s.showLogin(w, r, id)
+					return
+				}
 				s.deny(w, r, errors.Is(err, errBadBasic))
 				return
 			}
@@ -402,4 +406,60 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{"token": s.auth.token(id, ttl)}})
+}
+
+// LoginPage renders the dashboard's sign-in form.
+type LoginPage interface {
+	ServeLogin(w http.ResponseWriter, r *http.Request, status int, message string)
+}
+
+const (
+	msgExpired   = "Your session has expired. Sign in again."
+	msgWrong     = "Wrong user name or password."
+	msgSignedOut = "You have signed out."
+)
+
+// showLogin answers a page request that has no valid login with the sign-in
+// form: 200 for a plain visit, so monitors and browsers see a working page,
+// and a message saying why when there was a login that no longer works.
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, id identity) {
+	msg := ""
+	if _, err := r.Cookie(cookieSig); err == nil {
+		// Only a login that no longer works leaves token cookies behind.
+		msg = msgExpired
+		s.auth.clearCookies(w, r)
+	} else if id.method == authBasic {
+		msg = msgWrong
+	}
+	status := http.StatusOK
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		status = http.StatusUnauthorized
+	}
+	s.login.ServeLogin(w, r, status, msg)
+}
+
+// handleLogin is the sign-in form's POST. It works without JavaScript and
+// sets the same token cookies as GET /v1/auth?persist=yes.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.auth.transportOK(r) {
+		writeInsecurePage(w)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	user, pass := r.PostFormValue("user"), r.PostFormValue("password")
+	role, ok := s.auth.users.Authenticate(user, pass)
+	if !ok {
+		s.log.Warn("authentication failed", "user", user, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		s.login.ServeLogin(w, r, http.StatusUnauthorized, msgWrong)
+		return
+	}
+	ttl := s.auth.defaultTTL()
+	s.auth.setCookies(w, r, identity{user: user, role: role, method: authBasic}, ttl, ttl)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleLogout drops the token cookies and returns to the sign-in form.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.auth.clearCookies(w, r)
+	s.login.ServeLogin(w, r, http.StatusOK, msgSignedOut)
 }

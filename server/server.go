@@ -49,6 +49,9 @@ type Config struct {
 	// Pages serves the dashboard; it is mounted behind the same
 	// authentication as the API.
 	Pages http.Handler
+	// Login renders the sign-in form shown to page requests without a valid
+	// login. Without it they get the API's 401.
+	Login LoginPage
 	// Static holds public assets (CSS, the WASM client), served under /static/.
 	Static fs.FS
 	Logger *slog.Logger
@@ -63,6 +66,7 @@ type Server struct {
 	topology *core.Topology
 	auth     *authenticator
 	pages    http.Handler
+	login    LoginPage
 	static   fs.FS
 	log      *slog.Logger
 	epoch    string
@@ -85,6 +89,7 @@ func New(cfg Config) *Server {
 		topology: cfg.Topology,
 		auth:     newAuthenticator(cfg),
 		pages:    cfg.Pages,
+		login:    cfg.Login,
 		static:   cfg.Static,
 		log:      logger,
 		epoch:    newEpoch(),
@@ -124,6 +129,10 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/auth", s.handleAuth)
 	r.Group(s.api)
+	if s.login != nil {
+		r.Post("/login", s.handleLogin)
+		r.Post("/logout", s.handleLogout)
+	}
 	if s.pages != nil {
 		r.With(s.requireAuth(true)).Handle("/*", s.pages)
 	}

@@ -52,9 +52,21 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, sessionsPage(vm))
 }
 
+// ServeLogin renders the sign-in form with status and an explanation. The
+// server shows it wherever a page needs a login, so it works without
+// JavaScript.
+func (p *Pages) ServeLogin(w http.ResponseWriter, r *http.Request, status int, message string) {
+	p.renderStatus(w, r, status, loginPage(LoginPage{Message: message}))
+}
+
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, c templ.Component) {
+	p.renderStatus(w, r, http.StatusOK, c)
+}
+
+func (p *Pages) renderStatus(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	if err := c.Render(r.Context(), w); err != nil {
 		p.log.Error("render page", "path", r.URL.Path, "err", err)
 	}

@@ -34,6 +34,10 @@ import (
 	"github.com/portico-db/portico/web"
 )
 
+// The pages are the server's sign-in form too; the server cannot name the web
+// package, so the guard lives where the two meet.
+var _ server.LoginPage = (*web.Pages)(nil)
+
 //go:embed portico.cnf
 var defaultConfig []byte
 
@@ -180,13 +184,15 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		})
 	}
 
+	pages := web.NewPages(a.registry, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
 		Topology:    &cfg.Topology,
 		Users:       a.users,
 		TokenMaxAge: cfg.AdminJWTMaxAge,
 		InsecureGUI: !cfg.AdminSecureGUI,
-		Pages:       web.NewPages(a.registry, logger.With("component", "web")),
+		Pages:       pages,
+		Login:       pages,
 		Static:      static.FS,
 		Logger:      logger.With("component", "server"),
 	})

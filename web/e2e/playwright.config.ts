@@ -28,9 +28,16 @@ export default defineConfig({
   outputDir: 'test-results',
   use: {
     baseURL: process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8989',
-    httpCredentials: {
-      username: process.env.PORTICO_ADMIN_USER ?? 'admin',
-      password: process.env.PORTICO_ADMIN_PASSWORD ?? 'mariadb',
+    // Pages answer an unauthenticated visit with the sign-in form (200), not
+    // a Basic challenge, so Basic credentials go with every request. (The
+    // httpCredentials option only answers challenges.) The first page load
+    // also sets the token cookies that the websocket then uses.
+    extraHTTPHeaders: {
+      Authorization:
+        'Basic ' +
+        Buffer.from(
+          `${process.env.PORTICO_ADMIN_USER ?? 'admin'}:${process.env.PORTICO_ADMIN_PASSWORD ?? 'mariadb'}`,
+        ).toString('base64'),
     },
     headless: true,
     browserName: 'chromium',
