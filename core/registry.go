@@ -31,21 +31,42 @@ type Registry struct {
 	// perService counts sessions by service, for the services resource.
 	perService map[string]*ServiceCount
 	subs       map[*Subscription]struct{}
+	// changes records which session each recent revision touched, so stream
+	// clients can resume (see changelog.go).
+	changes changelog
+	// published is what PublishActivity last saw (see publish.go).
+	published activityMarks
 }
 
 type entry struct {
 	s    Session // guarded by Registry.mu
 	dead bool    // guarded by Registry.mu
 	kill func()  // guarded by Registry.mu; ends the session's connections
-	// lastActivity is touched on every packet, so it lives outside the lock.
-	lastActivity atomic.Int64
 	// log mirrors s.Log for the session's logger, which checks it per line.
 	log atomic.Value // LogFlags
+
+	// Everything below changes with every packet or statement, so it lives
+	// outside the registry lock and publishes nothing.
+	lastActivity          atomic.Int64
+	bytesIn, bytesOut     atomic.Uint64
+	packetsIn, packetsOut atomic.Uint64
+	queries               atomic.Uint64
+	inFlight              atomic.Int64
+	io                    ioWindow
+	hist                  history
 }
 
-func (e *entry) snapshot() Session {
+func (e *entry) snapshot(now time.Time) Session {
 	s := e.s.clone()
 	s.LastActivity = time.Unix(0, e.lastActivity.Load())
+	s.Busy = e.inFlight.Load() > 0
+	s.Traffic = Traffic{
+		BytesIn: e.bytesIn.Load(), BytesOut: e.bytesOut.Load(),
+		PacketsIn: e.packetsIn.Load(), PacketsOut: e.packetsOut.Load(),
+		Queries: e.queries.Load(),
+	}
+	s.IOActivity = e.io.count(now)
+	s.Statements, s.Memory.Statements = e.hist.list()
 	return s
 }
 
@@ -113,7 +134,7 @@ func (r *Registry) Get(id SessionID) (Session, error) {
 	if !ok {
 		return Session{}, Errorf(ENOTFOUND, "%s is not a session", id)
 	}
-	return e.snapshot(), nil
+	return e.snapshot(r.now()), nil
 }
 
 // List returns every live session in id order and the revision they reflect.
@@ -125,9 +146,10 @@ func (r *Registry) List() (uint64, []Session) {
 
 func (r *Registry) listLocked(match func(Session) bool) []Session {
 	r.compactLocked()
+	now := r.now()
 	out := make([]Session, 0, len(r.order))
 	for _, e := range r.order {
-		s := e.snapshot()
+		s := e.snapshot(now)
 		if match == nil || match(s) {
 			out = append(out, s)
 		}
@@ -148,8 +170,9 @@ func (r *Registry) Page(offset, limit int) (total int, page []Session) {
 	}
 	end := min(total, offset+min(limit, total))
 	page = make([]Session, 0, end-offset)
+	now := r.now()
 	for _, e := range r.order[offset:end] {
-		page = append(page, e.snapshot())
+		page = append(page, e.snapshot(now))
 	}
 	return total, page
 }
@@ -213,6 +236,7 @@ func (r *Registry) changedLocked(id SessionID) {
 	if e, ok := r.live[id]; ok {
 		e.s.Modified = r.changeAt
 	}
+	r.changes.add(r.rev, id, r.changeAt)
 	for sub := range r.subs {
 		sub.mark(id, r.maxPending)
 	}
@@ -266,6 +290,60 @@ func (r *Registry) SetLogFlags(id SessionID, flags LogFlags) error {
 // derived by readers, not streamed.
 func (h *Handle) Touch(t time.Time) { h.e.lastActivity.Store(t.UnixNano()) }
 
+// IO records one socket read that returned data, on either connection, at
+// t. It counts towards IOActivity and touches the session.
+func (h *Handle) IO(t time.Time) {
+	h.e.io.add(t)
+	h.e.lastActivity.Store(t.UnixNano())
+}
+
+// CountIn adds bytes and packets read from the client.
+func (h *Handle) CountIn(bytes, packets int) {
+	if bytes > 0 {
+		h.e.bytesIn.Add(uint64(bytes))
+	}
+	if packets > 0 {
+		h.e.packetsIn.Add(uint64(packets))
+	}
+}
+
+// CountOut adds bytes and packets written to the client.
+func (h *Handle) CountOut(bytes, packets int) {
+	if bytes > 0 {
+		h.e.bytesOut.Add(uint64(bytes))
+	}
+	if packets > 0 {
+		h.e.packetsOut.Add(uint64(packets))
+	}
+}
+
+// CountQuery counts one executed statement.
+func (h *Handle) CountQuery() { h.e.queries.Add(1) }
+
+// InFlight adds delta to the number of commands waiting for their reply;
+// the session is busy, not idle, while any is.
+func (h *Handle) InFlight(delta int) { h.e.inFlight.Add(int64(delta)) }
+
+// ClearInFlight forgets every waiting command, for when the proxy can no
+// longer tell where replies end.
+func (h *Handle) ClearInFlight() { h.e.inFlight.Store(0) }
+
+// RetainStatements sets how many statements the session keeps, dropping
+// any it kept before.
+func (h *Handle) RetainStatements(n int) { h.e.hist.retain(n) }
+
+// StatementReceived records a statement the client sent and returns the
+// ticket that completes it, 0 if the session keeps no statements.
+func (h *Handle) StatementReceived(command, text string, t time.Time) uint64 {
+	return h.e.hist.add(Statement{Command: command, Text: text, Received: t})
+}
+
+// StatementCompleted records that server finished answering the statement
+// with the ticket. Statements already pushed out of the history are skipped.
+func (h *Handle) StatementCompleted(ticket uint64, server string, t time.Time) {
+	h.e.hist.complete(ticket, server, t)
+}
+
 // OnKill sets how the session is ended when an operator kills it. The proxy
 // closes the session's connections; closing is what removes it.
 func (h *Handle) OnKill(fn func()) {
@@ -308,6 +386,10 @@ func (r *Registry) KillWhenIdle(id SessionID, ttl time.Duration) error {
 			return // already gone
 		}
 		idle := r.now().Sub(s.LastActivity)
+		if s.Busy {
+			// A running command is activity, however long it takes.
+			idle = 0
+		}
 		if idle >= ttl {
 			_ = r.Kill(id)
 			return

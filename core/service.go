@@ -16,6 +16,9 @@ type Service struct {
 	// side connections to the servers (for example to KILL a backend thread).
 	User     string
 	Password string
+	// RetainLastStatements is how many statements each session keeps for
+	// the API (MaxScale's retain_last_statements); 0 keeps none.
+	RetainLastStatements int
 }
 
 // Listener accepts client connections for a service.

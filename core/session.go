@@ -44,13 +44,21 @@ type BackendConn struct {
 // Session is a point-in-time copy of a live session. Copies are handed out
 // freely; the registry owns the live value.
 type Session struct {
-	ID        SessionID
-	Service   string
-	State     State
-	User      string
-	Database  string
-	Remote    string
-	Connected time.Time
+	ID      SessionID
+	Service string
+	State   State
+	User    string
+	// Database is the default database the client named when it logged in
+	// (handshake or COM_CHANGE_USER). USE statements are not followed.
+	Database string
+	Remote   string
+	// Port is the client's TCP port.
+	Port int
+	// Attributes are the client's connection attributes (CLIENT_CONNECT_ATTRS),
+	// nil if it sent none. The map is never changed once set, so copies
+	// share it.
+	Attributes map[string]string
+	Connected  time.Time
 	// LastActivity is the last time bytes moved in either direction. It is
 	// refreshed without a revision bump because it changes every packet.
 	LastActivity time.Time
@@ -59,6 +67,59 @@ type Session struct {
 	Backends []BackendConn
 	// Log says which log levels are written for this session.
 	Log LogFlags
+	// Memory is what Portico holds in memory for the session.
+	Memory Memory
+
+	// The fields below are counted outside the registry lock and never bump
+	// the revision: they change with every packet.
+
+	// Busy is set while a client command waits for its reply.
+	Busy bool
+	// Traffic counts the client side of the session.
+	Traffic Traffic
+	// IOActivity is how many socket reads returned data, on the client and
+	// backend connections together, in the last IOWindow.
+	IOActivity int
+	// Statements are the last statements kept for the session, oldest first.
+	Statements []Statement
+}
+
+// Traffic counts what passed between the client and Portico.
+type Traffic struct {
+	BytesIn, BytesOut     uint64 // read from and written to the client
+	PacketsIn, PacketsOut uint64
+	// Queries counts the client's COM_QUERY, COM_STMT_EXECUTE and
+	// COM_STMT_BULK_EXECUTE commands: statements it had executed.
+	Queries uint64
+}
+
+// Memory is what Portico holds in memory for a session, in bytes.
+type Memory struct {
+	// ClientBuffer and BackendBuffer are the read buffers of the two
+	// connections; relayed bytes are written straight out of them.
+	ClientBuffer  int
+	BackendBuffer int
+	// Capture holds the start of each packet, for finding commands and the
+	// end of replies and for statement texts.
+	Capture int
+	// Statements is the retained statement history.
+	Statements int
+}
+
+// Total is the sum of all of them.
+func (m Memory) Total() int { return m.ClientBuffer + m.BackendBuffer + m.Capture + m.Statements }
+
+// Statement is one client statement kept in a session's history.
+type Statement struct {
+	// Command is the command's name, "COM_QUERY" or "COM_STMT_PREPARE".
+	Command string
+	// Text is the statement, cut to a bounded length.
+	Text     string
+	Received time.Time
+	// Completed is when the reply ended; zero while it has not.
+	Completed time.Time
+	// Server is the server that answered.
+	Server string
 }
 
 // LogFlags are a session's log levels, as MaxScale's session parameters
@@ -71,8 +132,12 @@ type LogFlags struct {
 var DefaultLogFlags = LogFlags{Notice: true, Warning: true, Error: true}
 
 // Idle is the time since the last I/O, rounded down to 0.1 s as MaxScale
-// reports it.
+// reports it. A session whose command is still running is not idle, however
+// long the server takes to answer.
 func (s Session) Idle(now time.Time) time.Duration {
+	if s.Busy {
+		return 0
+	}
 	d := now.Sub(s.LastActivity)
 	if d < 0 {
 		return 0
@@ -82,6 +147,7 @@ func (s Session) Idle(now time.Time) time.Duration {
 
 func (s Session) clone() Session {
 	s.Backends = append([]BackendConn(nil), s.Backends...)
+	s.Statements = nil // the history lives in the registry entry
 	return s
 }
 

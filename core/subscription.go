@@ -108,13 +108,20 @@ func (s *Subscription) Next() Changes {
 		return Changes{Rev: r.rev, Reset: true, Snapshot: s.snapshotLocked()}
 	}
 	ch := Changes{Rev: r.rev}
+	now := r.now()
+	// Taking ids in order keeps the lists sorted without moving sessions.
+	ids := make([]SessionID, 0, len(pending))
 	for id := range pending {
+		ids = append(ids, id)
+	}
+	sortIDs(ids)
+	for _, id := range ids {
 		_, wasKnown := s.known[id]
 		e, live := r.live[id]
 		var cur Session
 		matches := false
 		if live {
-			cur = e.snapshot()
+			cur = e.snapshot(now)
 			matches = s.match == nil || s.match(cur)
 		}
 		switch {
@@ -128,9 +135,6 @@ func (s *Subscription) Next() Changes {
 			ch.Removed = append(ch.Removed, id)
 		}
 	}
-	sortSessions(ch.Added)
-	sortSessions(ch.Updated)
-	sortIDs(ch.Removed)
 	return ch
 }
 

@@ -123,13 +123,37 @@ func (d *sessionDoc) Lookup(tokens []string) (any, bool) {
 		case "state":
 			return a.State, true
 		case "user":
-			return a.User, true
+			// Left out of the JSON while unknown, so not there to match.
+			return a.User, a.User != ""
 		case "remote":
 			return a.Remote, true
 		case "connected":
 			return a.Connected, true
 		case "idle":
 			return a.Idle, true
+		case "port":
+			return a.Port, a.Port != 0
+		case "database":
+			if a.Database == nil {
+				return nil, true
+			}
+			return *a.Database, true
+		case "seconds_alive":
+			return a.SecondsAlive, true
+		case "io_activity":
+			return a.IOActivity, true
+		case "bytes_in":
+			return a.BytesIn, true
+		case "bytes_out":
+			return a.BytesOut, true
+		case "packets_in":
+			return a.PacketsIn, true
+		case "packets_out":
+			return a.PacketsOut, true
+		case "queries_total":
+			return a.QueriesTotal, true
+		case "last_activity":
+			return a.LastActivity, true
 		}
 	}
 	if d.m == nil {

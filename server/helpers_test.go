@@ -121,6 +121,8 @@ type fixtureOpts struct {
 	secureGUI bool
 	// tokenMaxAge is admin_jwt_max_age; zero for the default.
 	tokenMaxAge time.Duration
+	// stream tunes the session stream's limits.
+	stream server.StreamConfig
 }
 
 // newUsers is a users file in a temporary directory holding the admin
@@ -166,6 +168,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		},
 		Logger:         slog.New(slog.DiscardHandler),
 		StreamInterval: opts.interval,
+		Stream:         opts.stream,
 	})
 	srv := httptest.NewUnstartedServer(api.Handler())
 	if opts.tinyBuffers {

@@ -37,14 +37,82 @@ type sessionResource struct {
 	Links         links                   `json:"links"`
 }
 
+// sessionAttributes starts with the seed's five keys, in its order. The
+// rest are MaxScale's other session attributes, then Portico's own counters.
+// What Portico cannot know is left out rather than made up: there is no
+// cipher, since Portico speaks no TLS yet, and the log stays empty, since it
+// has no session tracing.
 type sessionAttributes struct {
-	State      string            `json:"state"`
-	User       string            `json:"user"`
-	Remote     string            `json:"remote"`
-	Connected  string            `json:"connected"`
-	Idle       float64           `json:"idle"`
-	Parameters sessionParameters `json:"parameters"`
+	State  string `json:"state"`
+	User   string `json:"user,omitempty"`
+	Remote string `json:"remote"`
+	// Connected is in local time, as asctime prints it.
+	Connected string `json:"connected"`
+	// Idle is seconds since the last read or write, and 0 while a command
+	// runs.
+	Idle float64 `json:"idle"`
+	// Port is left out while unknown, which only happens for sessions
+	// that did not come through a TCP listener.
+	Port int `json:"port,omitempty"`
+	// Database is null when the client named no default database, as
+	// DATABASE() is.
+	Database     *string             `json:"database"`
+	SecondsAlive float64             `json:"seconds_alive"`
+	IOActivity   int                 `json:"io_activity"`
+	Connections  []sessionConnection `json:"connections"`
+	Client       sessionClient       `json:"client"`
+	Queries      []sessionQuery      `json:"queries"`
+	Log          []string            `json:"log"`
+	Parameters   sessionParameters   `json:"parameters"`
+	Memory       sessionMemory       `json:"memory"`
+	BytesIn      uint64              `json:"bytes_in"`
+	BytesOut     uint64              `json:"bytes_out"`
+	PacketsIn    uint64              `json:"packets_in"`
+	PacketsOut   uint64              `json:"packets_out"`
+	QueriesTotal uint64              `json:"queries_total"`
+	LastActivity string              `json:"last_activity"`
 }
+
+// sessionConnection is one backend connection. connection_id is the
+// backend's thread id, the one KILL takes.
+type sessionConnection struct {
+	Server       string `json:"server"`
+	ConnectionID uint32 `json:"connection_id"`
+}
+
+type sessionClient struct {
+	// ConnectionAttributes is null when the client sent none.
+	ConnectionAttributes map[string]string `json:"connection_attributes"`
+}
+
+// sessionQuery is a retained statement, as MaxScale shows it: times in
+// local time to the millisecond without a zone, durations in whole
+// milliseconds. completed is absent, and responses empty, until the reply
+// has ended.
+type sessionQuery struct {
+	Command   string            `json:"command"`
+	Statement string            `json:"statement"`
+	Received  string            `json:"received"`
+	Completed string            `json:"completed,omitempty"`
+	Responses []sessionResponse `json:"responses"`
+}
+
+type sessionResponse struct {
+	Server   string `json:"server"`
+	Duration int64  `json:"duration"`
+}
+
+// sessionMemory is what Portico holds in memory for the session, in bytes.
+type sessionMemory struct {
+	ClientBuffer  int `json:"client_buffer"`
+	BackendBuffer int `json:"backend_buffer"`
+	Capture       int `json:"capture"`
+	Statements    int `json:"statements"`
+	Total         int `json:"total"`
+}
+
+// queryTimeLayout is how MaxScale prints a statement's times.
+const queryTimeLayout = "2006-01-02T15:04:05.000"
 
 // sessionParameters are the session's log levels, the one thing MaxScale
 // lets PATCH change on a session.
@@ -88,17 +156,70 @@ func (l linker) session(s core.Session, now time.Time) sessionResource {
 			},
 		},
 		Attributes: sessionAttributes{
-			State:     string(s.State),
-			User:      s.User,
-			Remote:    s.Remote,
-			Connected: s.Connected.Local().Format(core.ConnectedLayout),
-			Idle:      s.Idle(now).Seconds(),
+			State:        string(s.State),
+			User:         s.User,
+			Remote:       s.Remote,
+			Connected:    s.Connected.Local().Format(core.ConnectedLayout),
+			Idle:         s.Idle(now).Seconds(),
+			Port:         s.Port,
+			Database:     database(s.Database),
+			SecondsAlive: max(now.Sub(s.Connected), 0).Truncate(time.Millisecond).Seconds(),
+			IOActivity:   s.IOActivity,
+			Connections:  connections(s.Backends),
+			Client:       sessionClient{ConnectionAttributes: s.Attributes},
+			Queries:      queries(s.Statements),
+			Log:          []string{},
 			Parameters: sessionParameters{
 				LogInfo: s.Log.Info, LogNotice: s.Log.Notice, LogWarning: s.Log.Warning, LogError: s.Log.Error,
 			},
+			Memory: sessionMemory{
+				ClientBuffer: s.Memory.ClientBuffer, BackendBuffer: s.Memory.BackendBuffer,
+				Capture: s.Memory.Capture, Statements: s.Memory.Statements, Total: s.Memory.Total(),
+			},
+			BytesIn:      s.Traffic.BytesIn,
+			BytesOut:     s.Traffic.BytesOut,
+			PacketsIn:    s.Traffic.PacketsIn,
+			PacketsOut:   s.Traffic.PacketsOut,
+			QueriesTotal: s.Traffic.Queries,
+			LastActivity: s.LastActivity.UTC().Format(time.RFC3339Nano),
 		},
 		Links: links{Self: l.sessionSelf(s.ID)},
 	}
+}
+
+func database(name string) *string {
+	if name == "" {
+		return nil
+	}
+	return &name
+}
+
+func connections(backends []core.BackendConn) []sessionConnection {
+	out := make([]sessionConnection, len(backends))
+	for i, b := range backends {
+		out[i] = sessionConnection{Server: b.Server, ConnectionID: b.ThreadID}
+	}
+	return out
+}
+
+func queries(list []core.Statement) []sessionQuery {
+	out := make([]sessionQuery, len(list))
+	for i, st := range list {
+		q := sessionQuery{
+			Command:   st.Command,
+			Statement: st.Text,
+			Received:  st.Received.Local().Format(queryTimeLayout),
+			Responses: []sessionResponse{},
+		}
+		if !st.Completed.IsZero() {
+			q.Completed = st.Completed.Local().Format(queryTimeLayout)
+			q.Responses = append(q.Responses, sessionResponse{
+				Server: st.Server, Duration: st.Completed.Sub(st.Received).Milliseconds(),
+			})
+		}
+		out[i] = q
+	}
+	return out
 }
 
 func (l linker) sessions(list []core.Session, now time.Time) []sessionResource {

@@ -78,7 +78,7 @@ func TestLoginForm(t *testing.T) {
 		t.Fatalf("cookies = %v", names)
 	}
 	// The same cookies work for the API, as with /v1/auth?persist=yes.
-	if status, _ := read(t)(client.Get(srv.URL+"/v1/sessions")); status != 200 {
+	if status, _ := read(t)(client.Get(srv.URL + "/v1/sessions")); status != 200 {
 		t.Fatalf("API with the login cookies: %d", status)
 	}
 	status, got = read(t)(client.Post(srv.URL+"/logout", "", nil))

@@ -25,6 +25,7 @@ type Sessions interface {
 	Page(offset, limit int) (total int, page []core.Session)
 	Get(id core.SessionID) (core.Session, error)
 	Subscribe(match func(core.Session) bool) (*core.Subscription, core.Snapshot)
+	Changed(after, through uint64) ([]core.SessionID, bool)
 	LastChange() (uint64, time.Time)
 	Kill(id core.SessionID) error
 	KillWhenIdle(id core.SessionID, ttl time.Duration) error
@@ -58,6 +59,8 @@ type Config struct {
 	// StreamInterval is the minimum time between two change frames on the
 	// stream; changes in between are coalesced.
 	StreamInterval time.Duration
+	// Stream tunes the session stream's limits.
+	Stream StreamConfig
 }
 
 // Server is the admin HTTP server's handler set.
@@ -72,6 +75,7 @@ type Server struct {
 	epoch    string
 	started  time.Time
 	interval time.Duration
+	streams  *hub
 }
 
 // New returns a server for cfg.
@@ -84,7 +88,7 @@ func New(cfg Config) *Server {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	return &Server{
+	s := &Server{
 		sessions: cfg.Sessions,
 		topology: cfg.Topology,
 		auth:     newAuthenticator(cfg),
@@ -96,6 +100,8 @@ func New(cfg Config) *Server {
 		started:  cfg.Sessions.Now(),
 		interval: interval,
 	}
+	s.streams = newHub(cfg.Sessions, s.epoch, cfg.Stream, logger)
+	return s
 }
 
 // newEpoch identifies this process's revision sequence, so a client resuming

@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/server"
 )
 
 const frameTimeout = 5 * time.Second
@@ -654,137 +655,6 @@ func TestStreamOriginCheckCoversEveryUpgrade(t *testing.T) {
 	}
 }
 
-// TestStreamSlowClientDoesNotBlockRegistry stalls a client that never reads
-// while the registry churns. The registry, the REST API and other stream
-// clients must carry on regardless.
-func TestStreamSlowClientDoesNotBlockRegistry(t *testing.T) {
-	f := newFixture(t, fixtureOpts{interval: time.Millisecond, tinyBuffers: true})
-	var long []*core.Handle
-	for range 2000 {
-		long = append(long, f.reg.Open(core.Session{Service: "RW-Split-Router", User: "long-lived"}))
-	}
-	stalled := f.dial(t, "", basicHeader())
-	// After the first of four snapshot chunks the client stops reading. With
-	// a tiny send buffer the server is then blocked writing the rest.
-	if fr := readFrame(t, stalled, frameTimeout); fr.Type != "snapshot" || !fr.More {
-		t.Fatalf("first frame %.300s", fr.raw)
-	}
-
-	const churn = 10_000
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range churn {
-			h := f.reg.Open(core.Session{Service: "RW-Split-Router", User: "short-lived"})
-			long[i%len(long)].Update(func(s *core.Session) { s.User = "long-lived " + strconv.Itoa(i) })
-			h.Close()
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%d open/update/close cycles did not finish in 20s: the registry waits for the stalled client", churn)
-	}
-
-	_, list := f.reg.List()
-	if len(list) != len(long) {
-		t.Fatalf("registry holds %d sessions, want %d", len(list), len(long))
-	}
-	res := f.get(t, "", "/v1/sessions", admin)
-	var doc struct{ Data []json.RawMessage }
-	if err := json.Unmarshal(res.body, &doc); err != nil || len(doc.Data) != len(long) {
-		t.Fatalf("REST list while a client stalls: status %d, %d sessions, err %v", res.status, len(doc.Data), err)
-	}
-	// A healthy client is unaffected.
-	c := f.dial(t, "", basicHeader())
-	var n int
-	for more := true; more; {
-		fr := readFrame(t, c, frameTimeout)
-		if fr.Type != "snapshot" {
-			t.Fatalf("got %s, want snapshot", fr.raw)
-		}
-		n += len(fr.Data)
-		more = fr.More
-	}
-	if n != len(long) {
-		t.Errorf("fresh client's snapshot has %d sessions, want %d", n, len(long))
-	}
-	h := f.reg.Open(core.Session{User: "after"})
-	if fr := readChanges(t, c, frameTimeout); !slices.Equal(sessionIDs(t, fr.Added), []string{h.ID().String()}) {
-		t.Errorf("fresh client after the churn got %.200s, want the new session added", fr.raw)
-	}
-}
-
-// TestStreamResetsLaggingClient overflows a client's backlog of changed
-// sessions while the server is stuck writing to it. The client is then told
-// to start over and is sent a fresh snapshot, after which changes flow as
-// before.
-func TestStreamResetsLaggingClient(t *testing.T) {
-	f := newFixture(t, fixtureOpts{interval: 10 * time.Millisecond, tinyBuffers: true})
-	var known []*core.Handle
-	for range 2000 {
-		known = append(known, f.reg.Open(core.Session{User: "known"}))
-	}
-	c := f.dial(t, "", basicHeader())
-	// The first of four snapshot chunks shows the server has subscribed. With
-	// a tiny send buffer it is now blocked writing the rest, and cannot look
-	// at its subscription before the client reads on.
-	if fr := readFrame(t, c, frameTimeout); fr.Type != "snapshot" || !fr.More {
-		t.Fatalf("first frame %.300s", fr.raw)
-	}
-
-	start := time.Now()
-	known[0].Close()
-	// More distinct changed sessions than a subscriber may owe.
-	for range core.DefaultMaxPending + 1 {
-		f.reg.Open(core.Session{User: "short-lived"}).Close()
-	}
-	stay := f.reg.Open(core.Session{User: "stays"})
-	// The server gives up on a write after 10s.
-	if d := time.Since(start); d > 8*time.Second {
-		t.Fatalf("the churn took %v: too slow to finish while the server waits on its write", d)
-	}
-	wantRev := revString(f.reg.Rev())
-
-	for _, more := range []bool{true, true, false} {
-		if fr := readFrame(t, c, frameTimeout); fr.Type != "snapshot" || fr.More != more {
-			t.Fatalf("got %.300s, want the rest of the first snapshot", fr.raw)
-		}
-	}
-	reset := readChanges(t, c, frameTimeout)
-	if got, want := topKeys(t, reset.raw), []string{"type", "reason"}; !slices.Equal(got, want) {
-		t.Errorf("reset keys = %v, want %v", got, want)
-	}
-	if reset.Type != "reset" || reset.Reason != "lagging" {
-		t.Fatalf("got %.300s, want a lagging reset", reset.raw)
-	}
-	var ids []string
-	for more := true; more; {
-		snap := readFrame(t, c, frameTimeout)
-		if snap.Type != "snapshot" || snap.Rev != wantRev {
-			t.Fatalf("after the reset got %.300s, want a snapshot at rev %s", snap.raw, wantRev)
-		}
-		ids = append(ids, sessionIDs(t, snap.Data)...)
-		more = snap.More
-	}
-	var want []string
-	for _, h := range known[1:] {
-		want = append(want, h.ID().String())
-	}
-	want = append(want, stay.ID().String())
-	if !slices.Equal(ids, want) {
-		t.Errorf("new snapshot has %d sessions, want the %d live ones", len(ids), len(want))
-	}
-
-	// stay reached the client only through the new snapshot; its removal
-	// shows the server's view was rebuilt from that snapshot.
-	stay.Close()
-	fr := readChanges(t, c, frameTimeout)
-	if fr.Type != "changes" || !slices.Equal(fr.Removed, []string{stay.ID().String()}) {
-		t.Errorf("after the new snapshot got %.300s, want %s removed", fr.raw, stay.ID())
-	}
-}
-
 func TestStreamParameters(t *testing.T) {
 	f := newFixture(t, fixtureOpts{interval: 10 * time.Millisecond})
 	f.openSeed(t)
@@ -796,7 +666,18 @@ func TestStreamParameters(t *testing.T) {
 		{"interval too long", "?interval=10001", 400},
 		{"interval not a number", "?interval=fast", 400},
 		{"malformed filter", "?filter=" + url.QueryEscape("/attributes/user=eq("), 400},
-		{"since is refused until resume exists", "?since=abc:1", 400},
+		{"since without a colon", "?since=abc", 400},
+		{"since without an epoch", "?since=:1", 400},
+		{"since with a negative rev", "?since=abc:-1", 400},
+		{"since with a leading zero", "?since=abc:01", 400},
+		{"since beyond uint64", "?since=abc:18446744073709551616", 400},
+		{"since with a bad epoch", "?since=" + url.QueryEscape("a b:1"), 400},
+		{"filter on idle", "?filter=" + url.QueryEscape("/attributes/idle=gt(1)"), 400},
+		{"filter path on idle", "?" + url.QueryEscape("filter[$.attributes.idle]") + "=gt(1)", 400},
+		{"filter on every attribute", "?" + url.QueryEscape("filter[$.attributes.*]") + "=eq(1)", 400},
+		{"filter on the whole resource", "?filter=" + url.QueryEscape("/=eq(1)"), 400},
+		{"page", "?page[size]=10", 400},
+		{"malformed fields", "?" + url.QueryEscape("fields[sessions]") + "=" + url.QueryEscape("a~2"), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -804,6 +685,12 @@ func TestStreamParameters(t *testing.T) {
 			_, resp, err := f.tryDial(t, seedHost, basicHeader(), tt.query)
 			if err == nil || resp == nil || resp.StatusCode != tt.status {
 				t.Fatalf("dial err %v, response %v; want HTTP %d", err, resp, tt.status)
+			}
+			var doc struct {
+				Errors []struct{ Detail string }
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || len(doc.Errors) != 1 || doc.Errors[0].Detail == "" {
+				t.Errorf("body is not a JSON:API error with a detail: %v %+v", err, doc)
 			}
 		})
 	}
@@ -823,6 +710,242 @@ func TestStreamParameters(t *testing.T) {
 		ch = readChanges(t, c, frameTimeout)
 		if !slices.Equal(ch.Removed, []string{h.ID().String()}) {
 			t.Fatalf("removed = %v, want the session that stopped matching", ch.Removed)
+		}
+	})
+}
+
+// TestStreamUpdatedCarriesChangedFields checks that an updated entry holds
+// the id, the type and only the attributes that changed, never the ones that
+// change without a revision.
+func TestStreamUpdatedCarriesChangedFields(t *testing.T) {
+	f := newFixture(t, fixtureOpts{interval: 10 * time.Millisecond})
+	h := f.reg.Open(core.Session{Service: "RW-Split-Router", User: "alice", Remote: "10.0.0.1"})
+	id := h.ID().String()
+	tests := []struct {
+		name   string
+		query  string
+		change func()
+		want   string // the updated entry, or "" for none
+	}{
+		{
+			name:   "state",
+			change: func() { h.Update(func(s *core.Session) { s.State = core.StateReady }) },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"state":"Session ready for routing"}}`,
+		},
+		{
+			name:   "user and remote, in resource order",
+			change: func() { h.Update(func(s *core.Session) { s.Remote = "10.0.0.2"; s.User = "bob" }) },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"user":"bob","remote":"10.0.0.2"}}`,
+		},
+		{
+			name: "idle and seconds_alive never, last_activity when it changed",
+			change: func() {
+				f.clock.Add(time.Minute)
+				h.Touch(f.clock.Now())
+				h.Update(func(s *core.Session) { s.User = "carol" })
+			},
+			want: `{"id":"` + id + `","type":"sessions","attributes":{"user":"carol","last_activity":"2017-07-17T09:01:00Z"}}`,
+		},
+		{
+			name:   "time alone is no update",
+			change: func() { f.clock.Add(time.Minute); f.reg.PublishActivity() },
+		},
+		{
+			name:   "published counters",
+			change: func() { h.CountIn(100, 1); f.reg.PublishActivity() },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"bytes_in":100,"packets_in":1}}`,
+		},
+		{
+			name:   "published I/O activity",
+			change: func() { h.IO(f.clock.Now()); f.reg.PublishActivity() },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"io_activity":1,"last_activity":"2017-07-17T09:02:00Z"}}`,
+		},
+		{
+			name:   "a user name removed is null",
+			change: func() { h.Update(func(s *core.Session) { s.User = "" }) },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"user":null}}`,
+		},
+		{
+			name: "log levels",
+			change: func() {
+				if err := f.reg.SetLogFlags(h.ID(), core.LogFlags{Info: true}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: `{"id":"` + id + `","type":"sessions","attributes":{"parameters":{"log_info":true,"log_notice":false,"log_warning":false,"log_error":false}}}`,
+		},
+		{
+			name:   "a change outside the fieldset sends nothing",
+			query:  "&fields[sessions]=user",
+			change: func() { h.Update(func(s *core.Session) { s.Remote = "10.0.0.3" }) },
+		},
+		{
+			name:   "a change inside the fieldset",
+			query:  "&fields[sessions]=user",
+			change: func() { h.Update(func(s *core.Session) { s.User = "dave"; s.Remote = "10.0.0.4" }) },
+			want:   `{"id":"` + id + `","type":"sessions","attributes":{"user":"dave"}}`,
+		},
+		{
+			name:   "a change that changes nothing visible",
+			change: func() { h.Update(func(s *core.Session) {}) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := f.dialQuery(t, "", basicHeader(), "?interval=50"+tt.query)
+			readSnapshot(t, c)
+			tt.change()
+			sentinel := f.reg.Open(core.Session{User: "sentinel"})
+			defer sentinel.Close()
+			fr := readChanges(t, c, frameTimeout)
+			if got := sessionIDs(t, fr.Added); !slices.Equal(got, []string{sentinel.ID().String()}) {
+				t.Fatalf("added = %v, want the sentinel; frame %s", got, fr.raw)
+			}
+			var got []string
+			for _, u := range fr.Updated {
+				got = append(got, string(u))
+			}
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("updated = %v\nwant      %v", got, want)
+			}
+		})
+	}
+}
+
+// TestStreamFilterTransitions checks the Kubernetes rule: a session that
+// starts matching is added whole, one that stops matching is removed, one
+// that matches before and after is updated, and one that matches neither
+// time is not mentioned.
+func TestStreamFilterTransitions(t *testing.T) {
+	query := "?interval=50&filter=" + url.QueryEscape(`/attributes/user="alice"`)
+	tests := []struct {
+		name                    string
+		from, to                string
+		added, updated, removed bool
+	}{
+		{name: "starts matching", from: "bob", to: "alice", added: true},
+		{name: "stops matching", from: "alice", to: "bob", removed: true},
+		{name: "keeps matching", from: "alice", to: "alice", updated: true},
+		{name: "never matches", from: "bob", to: "carol"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A fixture each: sessions closed by an earlier case would
+			// otherwise show up as removals in this one.
+			f := newFixture(t, fixtureOpts{interval: 10 * time.Millisecond})
+			h := f.reg.Open(core.Session{Service: "RW-Split-Router", User: tt.from})
+			defer h.Close()
+			c := f.dialQuery(t, "", basicHeader(), query)
+			readSnapshot(t, c)
+			h.Update(func(s *core.Session) { s.User = tt.to; s.State = core.StateReady })
+			sentinel := f.reg.Open(core.Session{User: "alice"})
+			defer sentinel.Close()
+			fr := readChanges(t, c, frameTimeout)
+			id, sid := h.ID().String(), sentinel.ID().String()
+			wantAdded := []string{sid}
+			if tt.added {
+				wantAdded = []string{id, sid}
+			}
+			var wantUpdated, wantRemoved []string
+			if tt.updated {
+				wantUpdated = []string{id}
+			}
+			if tt.removed {
+				wantRemoved = []string{id}
+			}
+			got := [][]string{sessionIDs(t, fr.Added), sessionIDs(t, fr.Updated), fr.Removed}
+			want := [][]string{wantAdded, orEmpty(wantUpdated), orEmpty(wantRemoved)}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("added, updated, removed = %v, want %v\n%s", got, want, fr.raw)
+			}
+			if tt.added {
+				// An added session is whole, idle included.
+				var res struct {
+					Attributes map[string]json.RawMessage
+				}
+				if err := json.Unmarshal(fr.Added[0], &res); err != nil || res.Attributes["idle"] == nil || res.Attributes["connected"] == nil {
+					t.Errorf("added session is not whole: %s", fr.Added[0])
+				}
+			}
+		})
+	}
+}
+
+// readSnapshot reads a whole snapshot and returns its sessions.
+func readSnapshot(t *testing.T, c *websocket.Conn) (rev string, data []json.RawMessage) {
+	t.Helper()
+	for more := true; more; {
+		fr := readFrame(t, c, frameTimeout)
+		if fr.Type != "snapshot" {
+			t.Fatalf("got %.300s, want a snapshot", fr.raw)
+		}
+		rev, data, more = fr.Rev, append(data, fr.Data...), fr.More
+	}
+	return rev, data
+}
+
+// TestStreamLimits covers the connection cap and shutdown.
+func TestStreamLimits(t *testing.T) {
+	t.Run("connection cap", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{stream: server.StreamConfig{MaxConns: 2}})
+		a := f.dial(t, "", basicHeader())
+		f.dial(t, "", basicHeader())
+		readSnapshot(t, a)
+		_, resp, err := f.tryDial(t, "", basicHeader())
+		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("third stream: err %v, response %v; want 503", err, resp)
+		}
+		a.Close(websocket.StatusNormalClosure, "")
+		// The slot comes back once the server has seen the close.
+		deadline := time.Now().Add(frameTimeout)
+		for {
+			c, resp, err := f.tryDial(t, "", basicHeader())
+			if err == nil {
+				readSnapshot(t, c)
+				break
+			}
+			if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				t.Fatalf("after a close: err %v, response %v", err, resp)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("shutdown closes with 1001 and refuses new streams", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		c := f.dial(t, "", basicHeader())
+		readSnapshot(t, c)
+		ctx, cancel := context.WithTimeout(t.Context(), frameTimeout)
+		defer cancel()
+		closed := make(chan struct{})
+		go func() {
+			f.api.CloseStreams(ctx)
+			close(closed)
+		}()
+		_, _, err := c.Read(ctx)
+		if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
+			t.Fatalf("close status %v (%v), want 1001", got, err)
+		}
+		<-closed
+		if _, resp, err := f.tryDial(t, "", basicHeader()); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("stream after shutdown: err %v, response %v; want 503", err, resp)
+		}
+	})
+	t.Run("a data frame from the client closes with 1008", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		c := f.dial(t, "", basicHeader())
+		readSnapshot(t, c)
+		ctx, cancel := context.WithTimeout(t.Context(), frameTimeout)
+		defer cancel()
+		if err := c.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.Read(ctx)
+		if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+			t.Fatalf("close status %v (%v), want 1008", got, err)
 		}
 	})
 }

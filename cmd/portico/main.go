@@ -56,12 +56,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "user" {
 		return runUser(args[1:], stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "sessions" {
+		return runSessions(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("portico", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "`file` in maxscale.cnf format (default: the built-in example, see cmd/portico/portico.cnf)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -175,6 +178,8 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		a.adminTLS = true
 	}
 
+	// Traffic counters reach stream clients through revisions, once a second.
+	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy")})
 	for i, l := range cfg.Topology.Listeners {
 		a.wg.Go(func() {
@@ -210,7 +215,8 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		// Websocket streams are hijacked connections that Shutdown does not
-		// wait for; Close ends them.
+		// wait for: close them first (1001, going away), then the rest.
+		api.CloseStreams(shutdownCtx)
 		_ = hs.Shutdown(shutdownCtx)
 		_ = hs.Close()
 	})

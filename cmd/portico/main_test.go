@@ -51,8 +51,9 @@ func testMariaDB(tb testing.TB) string {
 }
 
 // startApp runs a whole Portico in front of the test MariaDB, on ports the
-// kernel picks, and stops it when the test ends.
-func startApp(tb testing.TB) *app {
+// kernel picks, and stops it when the test ends. opts adjust the
+// configuration first.
+func startApp(tb testing.TB, opts ...func(*config.Config)) *app {
 	tb.Helper()
 	host, portStr, err := net.SplitHostPort(testMariaDB(tb))
 	if err != nil {
@@ -71,6 +72,9 @@ func startApp(tb testing.TB) *app {
 			Services:  []core.Service{{Name: testService, Router: "readconnroute", Servers: []string{"mariadb1"}, User: "maxuser", Password: "maxpwd"}},
 			Listeners: []core.Listener{{Name: testListener, Service: testService, Address: "127.0.0.1", Port: 0}},
 		},
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	var logOut io.Writer = tb.Output()
 	if _, ok := tb.(*testing.B); ok {

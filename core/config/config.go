@@ -160,9 +160,9 @@ func parseINI(name string, r io.Reader) ([]*section, error) {
 // known lists the parameters Portico acts on, per section type.
 var known = map[string]map[string]bool{
 	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
-		"admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true},
+		"admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
 	"server":   {"type": true, "address": true, "port": true},
-	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true},
+	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true, "retain_last_statements": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true},
 }
 
@@ -189,6 +189,20 @@ func build(name string, sections []*section) (*Config, error) {
 		}
 		return n, nil
 	}
+	// count reads a non-negative integer such as retain_last_statements.
+	count := func(s *section, key string, def int) (int, error) {
+		v, ok := s.get(key)
+		if !ok {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v.v)
+		if err != nil || n < 0 {
+			return 0, errAt(v.line, "%s=%q is not a count (0 or more)", key, v.v)
+		}
+		return n, nil
+	}
+	// retain is [maxscale] retain_last_statements, the default for services.
+	retain := 0
 	var services []*section
 	var listeners []*section
 	servers := map[string]bool{}
@@ -226,6 +240,9 @@ func build(name string, sections []*section) (*Config, error) {
 				return nil, err
 			}
 			cfg.AdminPort = p
+			if retain, err = count(s, "retain_last_statements", 0); err != nil {
+				return nil, err
+			}
 			if err := buildAdmin(cfg, s, errAt, warn); err != nil {
 				return nil, err
 			}
@@ -266,6 +283,10 @@ func build(name string, sections []*section) (*Config, error) {
 			return nil, errAt(s.line, "[%s] needs servers", s.name)
 		}
 		svc := core.Service{Name: s.name, Router: router.v, User: s.keys["user"].v, Password: s.keys["password"].v}
+		var err error
+		if svc.RetainLastStatements, err = count(s, "retain_last_statements", retain); err != nil {
+			return nil, err
+		}
 		for _, n := range strings.Split(list.v, ",") {
 			n = strings.TrimSpace(n)
 			if n == "" {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,6 +114,49 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 			_, err := config.Parse("my.cnf", strings.NewReader(tt.in))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRetainLastStatements(t *testing.T) {
+	const rest = "[db1]\ntype=server\naddress=h\n" +
+		"[a]\ntype=service\nrouter=readconnroute\nservers=db1\n%s" +
+		"[b]\ntype=service\nrouter=readconnroute\nservers=db1\n" +
+		"[l]\ntype=listener\nservice=a\nport=4006\n"
+	tests := []struct {
+		name         string
+		global, svcA string // lines to add, or ""
+		wantA, wantB int
+		wantErr      string
+	}{
+		{name: "default keeps none"},
+		{name: "global applies to every service", global: "retain_last_statements=5\n", wantA: 5, wantB: 5},
+		{name: "a service overrides the global", global: "retain_last_statements=5\n", svcA: "retain_last_statements=2\n", wantA: 2, wantB: 5},
+		{name: "a service can turn it off", global: "retain_last_statements=5\n", svcA: "retain_last_statements=0\n", wantA: 0, wantB: 5},
+		{name: "negative", svcA: "retain_last_statements=-1\n", wantErr: `my.cnf:9: retain_last_statements="-1" is not a count`},
+		{name: "not a number", global: "retain_last_statements=lots\n", wantErr: `my.cnf:2: retain_last_statements="lots" is not a count`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := "[maxscale]\n" + tt.global + fmt.Sprintf(rest, tt.svcA)
+			cfg, err := config.Parse("my.cnf", strings.NewReader(in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := cfg.Topology.Services[0].RetainLastStatements, cfg.Topology.Services[1].RetainLastStatements; a != tt.wantA || b != tt.wantB {
+				t.Errorf("retain a=%d b=%d, want %d %d", a, b, tt.wantA, tt.wantB)
+			}
+			for _, w := range cfg.Warnings {
+				if strings.Contains(w, "retain_last_statements") {
+					t.Errorf("warned about a supported parameter: %s", w)
+				}
 			}
 		})
 	}

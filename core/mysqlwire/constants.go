@@ -71,6 +71,9 @@ const (
 	ErrHeader          = 0xFF
 	EOFHeader          = 0xFE
 	AuthMoreDataHeader = 0x01
+	// LocalInfileHeader starts the server's request for a LOAD DATA LOCAL
+	// INFILE file.
+	LocalInfileHeader = 0xFB
 )
 
 // Error numbers the proxy reports itself. They are the numbers MariaDB (and
@@ -107,3 +110,51 @@ const (
 // which travel in ERR-shaped packets but are not errors; callers must not
 // treat such a packet as the end of a command.
 const ProgressReportCode uint16 = 0xFFFF
+
+// Client commands: the first payload byte of a packet that starts a command
+// (sequence id 0).
+const (
+	ComSleep            byte = 0x00
+	ComQuit             byte = 0x01
+	ComInitDB           byte = 0x02
+	ComQuery            byte = 0x03
+	ComFieldList        byte = 0x04
+	ComCreateDB         byte = 0x05
+	ComDropDB           byte = 0x06
+	ComRefresh          byte = 0x07
+	ComShutdown         byte = 0x08
+	ComStatistics       byte = 0x09
+	ComProcessInfo      byte = 0x0A
+	ComConnect          byte = 0x0B
+	ComProcessKill      byte = 0x0C
+	ComDebug            byte = 0x0D
+	ComPing             byte = 0x0E
+	ComTime             byte = 0x0F
+	ComDelayedInsert    byte = 0x10
+	ComChangeUser       byte = 0x11
+	ComBinlogDump       byte = 0x12
+	ComTableDump        byte = 0x13
+	ComConnectOut       byte = 0x14
+	ComRegisterSlave    byte = 0x15
+	ComStmtPrepare      byte = 0x16
+	ComStmtExecute      byte = 0x17
+	ComStmtSendLongData byte = 0x18
+	ComStmtClose        byte = 0x19
+	ComStmtReset        byte = 0x1A
+	ComSetOption        byte = 0x1B
+	ComStmtFetch        byte = 0x1C
+	ComDaemon           byte = 0x1D
+	ComBinlogDumpGTID   byte = 0x1E
+	ComResetConnection  byte = 0x1F
+	ComStmtBulkExecute  byte = 0xFA
+	ComMulti            byte = 0xFE
+)
+
+// Server status flags, as carried by OK and EOF packets.
+const (
+	// ServerMoreResultsExists says another result of the same command follows.
+	ServerMoreResultsExists uint16 = 0x0008
+	// ServerStatusCursorExists says a COM_STMT_EXECUTE opened a cursor: its
+	// reply ends after the column definitions and rows come by COM_STMT_FETCH.
+	ServerStatusCursorExists uint16 = 0x0040
+)

@@ -11,6 +11,13 @@
 // directly and nothing more: packet framing, the v10 greeting, HandshakeResponse41,
 // ERR packets and length-encoded values.
 //
+// After login a proxy relays bytes as they come, but to count packets, time
+// statements and tell a busy session from an idle one it must still know
+// where packets and replies end. Scanner finds packet boundaries in a stream
+// fed chunk by chunk without copying it; Tracker reads a server's replies
+// (OK and ERR, result sets, COM_STMT_PREPARE, LOAD DATA LOCAL INFILE,
+// progress reports) and gives up, rather than guess, on anything else.
+//
 // Every parser in this package runs on bytes from unauthenticated peers, so
 // they bounds-check every read, never panic, and report structural problems as
 // errors wrapping ErrMalformed. Rewriters change only the bytes they are asked

@@ -145,3 +145,33 @@ func parseConnAttrs(b []byte) (map[string]string, bool) {
 	}
 	return attrs, true
 }
+
+// ParseChangeUser reads the user and default database from a COM_CHANGE_USER
+// payload (command byte included). caps are the client's capabilities from
+// its handshake response, which decide how the auth response is framed.
+func ParseChangeUser(payload []byte, caps uint32) (user, database string, err error) {
+	r := reader{b: payload}
+	if cmd, ok := r.uint8(); !ok || cmd != ComChangeUser {
+		return "", "", fmt.Errorf("mysqlwire: not a COM_CHANGE_USER: %w", ErrMalformed)
+	}
+	u, ok := r.nulString()
+	if !ok {
+		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in user: %w", ErrMalformed)
+	}
+	if caps&ClientSecureConnection != 0 {
+		var n byte
+		if n, ok = r.uint8(); ok {
+			_, ok = r.next(int(n))
+		}
+	} else {
+		_, ok = r.nulString()
+	}
+	if !ok {
+		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in auth response: %w", ErrMalformed)
+	}
+	db, ok := r.nulString()
+	if !ok {
+		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in database: %w", ErrMalformed)
+	}
+	return string(u), string(db), nil
+}

@@ -4,9 +4,12 @@
 //
 // It understands only as much of the protocol as the admin plane needs: the
 // greeting (to show the client its Portico session id), the handshake
-// response (to learn the user) and the end of authentication (to know the
-// session is ready). Everything else is relayed untouched, both directions at
-// once, so pipelining clients are never slowed to lockstep.
+// response (to learn the user), the end of authentication (to know the
+// session is ready), and after that where packets, commands and replies
+// begin and end (to count them, time statements and tell a busy session from
+// an idle one). Bytes are relayed unchanged, both directions at once, so
+// pipelining clients are never slowed to lockstep, and a reply the proxy
+// cannot follow only stops the timing, never the relay.
 package proxy
 
 import (
@@ -33,7 +36,15 @@ const (
 	// handshakeLimit bounds the greeting and the handshake response. Real ones
 	// are a few hundred bytes; connection attributes are capped at 64 KiB.
 	handshakeLimit = 64 << 10
-	relayBuffer    = 32 << 10
+	// relayBuffer sizes the read buffer of each connection. Relayed bytes
+	// are written straight out of it, so it is also the largest write.
+	relayBuffer = 32 << 10
+	// statementLimit bounds the text kept of a retained statement.
+	statementLimit = 4 << 10
+	// changeUserLimit is enough of a COM_CHANGE_USER to read its user and
+	// database; it bounds what is kept of each client packet when no
+	// statements are retained.
+	changeUserLimit = 1 << 10
 	// errWriteTimeout bounds sending the client an ERR before hanging up.
 	errWriteTimeout = time.Second
 )
@@ -121,8 +132,19 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 type session struct {
 	p      *Proxy
 	h      *core.Handle
+	svc    core.Service
 	client net.Conn
 	log    *slog.Logger
+	// fromClient buffers the client connection for the handshake and the
+	// relay alike, so bytes a client sends early are never lost.
+	fromClient *bufio.Reader
+	// toClient counts what is written to the client.
+	toClient io.Writer
+	// captureLimit is how much of each client packet is kept.
+	captureLimit int
+	// server is the backend server's name, once connected, and user the
+	// client's, once it has said.
+	server, user string
 
 	mu      sync.Mutex // guards backend and closed; shutdown and kill close from other goroutines
 	backend net.Conn
@@ -130,10 +152,25 @@ type session struct {
 }
 
 func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
-	h := p.reg.Open(core.Session{Service: svc.Name, Remote: remoteHost(client.RemoteAddr())})
+	host, port := remoteAddr(client.RemoteAddr())
+	captureLimit := changeUserLimit
+	if svc.RetainLastStatements > 0 {
+		captureLimit = max(captureLimit, 1+statementLimit)
+	}
+	h := p.reg.Open(core.Session{
+		Service: svc.Name, Remote: host, Port: port,
+		Memory: core.Memory{ClientBuffer: relayBuffer},
+	})
 	defer h.Close()
 	defer client.Close()
-	s := &session{p: p, h: h, client: client, log: p.log.With("session", h.ID(), "service", svc.Name)}
+	h.RetainStatements(svc.RetainLastStatements)
+	s := &session{
+		p: p, h: h, svc: svc, client: client,
+		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
+		fromClient:   bufio.NewReaderSize(&ioCounter{r: client, h: h, client: true}, relayBuffer),
+		toClient:     &clientWriter{w: client, h: h},
+		captureLimit: captureLimit,
+	}
 	// An operator's kill closes both connections; the relay then ends and
 	// the deferred Close removes the session.
 	h.OnKill(s.closeAll)
@@ -141,9 +178,9 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	stop := context.AfterFunc(ctx, func() { s.closeAll() })
 	defer stop()
 	if err := s.run(ctx, svc); err != nil {
-		s.log.Info("session ended", "err", err)
+		s.log.Log(ctx, LevelNotice, "session ended", "err", err)
 	} else {
-		s.log.Debug("session ended")
+		s.log.Info("session ended")
 	}
 }
 
@@ -157,15 +194,18 @@ func (s *session) closeAll() {
 	}
 }
 
-func remoteHost(a net.Addr) string {
+// remoteAddr splits a client address into host and port; the port is 0 if
+// the address has none.
+func remoteAddr(a net.Addr) (string, int) {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
+		return ta.IP.String(), ta.Port
 	}
-	host, _, err := net.SplitHostPort(a.String())
+	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return a.String()
+		return a.String(), 0
 	}
-	return host
+	n, _ := strconv.Atoi(port)
+	return host, n
 }
 
 // wireError is a failure the client must hear about as an ERR packet.
@@ -187,7 +227,7 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 			// Best effort: the client may already be gone. The handshake
 			// deadline may be what failed, so the ERR gets its own.
 			_ = s.client.SetWriteDeadline(time.Now().Add(errWriteTimeout))
-			_ = mysqlwire.WritePacket(s.client, clientSeq, mysqlwire.ErrPacket(we.errno, we.sqlState, we.msg))
+			_ = s.writeClient(clientSeq, mysqlwire.ErrPacket(we.errno, we.sqlState, we.msg))
 		}
 		return err
 	}
@@ -217,7 +257,8 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	_ = backend.SetDeadline(deadline)
 	_ = s.client.SetDeadline(deadline)
 
-	fromBackend := bufio.NewReaderSize(backend, relayBuffer)
+	fromBackend := bufio.NewReaderSize(&ioCounter{r: backend, h: s.h}, relayBuffer)
+	s.server = server
 	seq, greeting, err := mysqlwire.ReadPacket(fromBackend, handshakeLimit)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
@@ -226,7 +267,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	if len(greeting) > 0 && greeting[0] == mysqlwire.ErrHeader {
 		// The server refused us outright (too many connections, host
 		// blocked): its own words are the most useful answer.
-		_ = mysqlwire.WritePacket(s.client, seq, greeting)
+		_ = s.writeClient(seq, greeting)
 		return 0, fmt.Errorf("server %s refused the connection", server)
 	}
 	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), clearedCaps)
@@ -234,14 +275,17 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake from server '" + server + "'", err: err}
 	}
+	// RewriteGreeting has parsed it already, so this cannot fail.
+	g, _ := mysqlwire.ParseGreeting(greeting)
 	s.h.Update(func(sess *core.Session) {
 		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}
+		sess.Memory.BackendBuffer = relayBuffer
 	})
-	if err := mysqlwire.WritePacket(s.client, seq, rewritten); err != nil {
+	if err := s.writeClient(seq, rewritten); err != nil {
 		return 0, fmt.Errorf("write greeting: %w", err)
 	}
 
-	seq, resp, err := mysqlwire.ReadPacket(s.client, handshakeLimit)
+	seq, resp, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
 	if err != nil {
 		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
 			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
@@ -249,6 +293,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		}
 		return seq + 1, fmt.Errorf("read handshake response: %w", err)
 	}
+	s.h.CountIn(0, 1)
 	if mysqlwire.IsSSLRequest(resp) {
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake: this listener does not offer TLS", err: errors.New("client sent SSLRequest")}
@@ -258,42 +303,29 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake", err: err}
 	}
+	s.user = hr.User
 	s.h.Update(func(sess *core.Session) {
 		sess.User = hr.User
 		sess.Database = hr.Database
+		sess.Attributes = hr.Attributes
+		// The relay's packet scanners, made next.
+		sess.Memory.Capture = s.captureLimit + mysqlwire.TrackerPrefix
 	})
 	if err := mysqlwire.WritePacket(backend, seq, resp); err != nil {
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Lost connection to server '" + server + "' during handshake", err: err}
 	}
 	s.h.Touch(time.Now())
-	return 0, s.relay(fromBackend)
+	return 0, s.relay(fromBackend, newConnCaps(g, hr))
 }
 
-// relay copies client bytes to the backend from the start, and watches the
-// backend's packets only until authentication ends. From then on both
-// directions are plain byte copies.
-func (s *session) relay(fromBackend *bufio.Reader) error {
-	upstream := make(chan error, 1)
-	go func() {
-		_, err := io.CopyBuffer(s.backend, &activityReader{r: s.client, h: s.h}, make([]byte, relayBuffer))
-		// Either side ending ends the session.
-		s.closeAll()
-		upstream <- err
-	}()
-	err := s.relayAuth(fromBackend)
-	if err == nil {
-		_, err = io.CopyBuffer(s.client, &activityReader{r: fromBackend, h: s.h}, make([]byte, relayBuffer))
+// writeClient sends the client one packet the proxy itself framed.
+func (s *session) writeClient(seq byte, payload []byte) error {
+	if err := mysqlwire.WritePacket(s.toClient, seq, payload); err != nil {
+		return err
 	}
-	s.closeAll()
-	upErr := <-upstream
-	if err == nil || isClosed(err) {
-		err = upErr
-	}
-	if isClosed(err) {
-		return nil
-	}
-	return err
+	s.h.CountOut(0, 1)
+	return nil
 }
 
 // relayAuth forwards backend packets until the backend's OK or ERR ends
@@ -304,10 +336,9 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read auth reply: %w", err)
 		}
-		if err := mysqlwire.WritePacket(s.client, seq, pkt); err != nil {
+		if err := s.writeClient(seq, pkt); err != nil {
 			return fmt.Errorf("write auth reply: %w", err)
 		}
-		s.h.Touch(time.Now())
 		if len(pkt) == 0 {
 			continue
 		}
@@ -316,6 +347,7 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 			s.h.Update(func(sess *core.Session) { sess.State = core.StateReady })
 			_ = s.client.SetDeadline(time.Time{})
 			_ = s.backend.SetDeadline(time.Time{})
+			s.log.Info("session started", "user", s.user, "remote", s.client.RemoteAddr().String(), "server", s.server)
 			return nil
 		case mysqlwire.ErrHeader:
 			e, _ := mysqlwire.ParseErrPacket(pkt)
@@ -344,19 +376,4 @@ func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, e
 
 func isClosed(err error) bool {
 	return err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
-}
-
-// activityReader records I/O on the session as it is read, so idle time is
-// exact without publishing an event per packet.
-type activityReader struct {
-	r io.Reader
-	h *core.Handle
-}
-
-func (a *activityReader) Read(b []byte) (int, error) {
-	n, err := a.r.Read(b)
-	if n > 0 {
-		a.h.Touch(time.Now())
-	}
-	return n, err
 }

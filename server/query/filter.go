@@ -108,3 +108,16 @@ func (f Filter) Match(d Doc) bool {
 	}
 	return true
 }
+
+// Reads returns, for each term, the JSON Pointer tokens of the part of the
+// resource it reads: the pointer of `filter=`, or the leading member names
+// of a `filter[PATH]` before any index or wildcard. A term may read anything
+// below its pointer. The websocket stream uses it to refuse filters on
+// values that change without a revision, such as idle time.
+func (f Filter) Reads() [][]string {
+	out := make([][]string, len(f.terms))
+	for i, t := range f.terms {
+		out[i] = append([]string(nil), t.ptr...)
+	}
+	return out
+}

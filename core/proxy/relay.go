@@ -1,0 +1,335 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/core/mysqlwire"
+)
+
+// connCaps are the capabilities client and server agreed on, which decide
+// how replies are framed.
+type connCaps struct {
+	client  uint32 // the client's own, for parsing its commands
+	caps    uint32 // both sides'
+	mariadb uint32 // MariaDB's extended field, both sides'
+}
+
+func newConnCaps(g mysqlwire.Greeting, hr mysqlwire.HandshakeResponse) connCaps {
+	c := connCaps{client: hr.Capabilities, caps: g.Capabilities & hr.Capabilities}
+	if g.Capabilities&mysqlwire.ClientMySQL == 0 && hr.Capabilities&mysqlwire.ClientMySQL == 0 {
+		c.mariadb = g.MariaDBCapabilities & hr.MariaDBCapabilities
+	}
+	return c
+}
+
+// relay forwards both directions at once until either side ends. The
+// client side runs from the start, so authentication exchanges (auth
+// switch, more data) pass through; the backend side reads packet by packet
+// until authentication ends and then relays chunks like the client side.
+func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
+	q := &inFlight{h: s.h}
+	up := &clientSide{s: s, q: q, caps: caps.client, retain: s.svc.RetainLastStatements > 0}
+	up.scan = mysqlwire.NewScanner(s.captureLimit, up.packet)
+	down := &backendSide{s: s, q: q, tracker: mysqlwire.NewTracker(caps.caps, caps.mariadb)}
+	down.scan = mysqlwire.NewScanner(mysqlwire.TrackerPrefix, down.packet)
+	down.scan.SetSkip(down.tracker.SkipRows)
+
+	upstream := make(chan error, 1)
+	go func() {
+		err := pump(s.fromClient, s.backend, up.scan, up.flush)
+		// Either side ending ends the session.
+		s.closeAll()
+		upstream <- err
+	}()
+	err := s.relayAuth(fromBackend)
+	if err == nil {
+		err = pump(fromBackend, s.toClient, down.scan, down.flush)
+	}
+	s.closeAll()
+	upErr := <-upstream
+	if err == nil || isClosed(err) {
+		err = upErr
+	}
+	if isClosed(err) {
+		return nil
+	}
+	return err
+}
+
+// pump forwards whatever r has read to w, showing each chunk to sc first,
+// until reading or writing fails. Chunks are written straight out of r's
+// buffer: no copy, and one write per read, as io.Copy would do.
+func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func()) error {
+	for {
+		if r.Buffered() == 0 {
+			if _, err := r.Peek(1); err != nil {
+				return err
+			}
+		}
+		chunk, _ := r.Peek(r.Buffered())
+		// Commands must be queued before the backend can see them, or
+		// their replies could arrive first.
+		sc.Feed(chunk)
+		_, err := w.Write(chunk)
+		_, _ = r.Discard(len(chunk))
+		flush()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// inFlight is the queue of commands waiting for their replies, shared by
+// the two directions: the client side adds a command before forwarding it,
+// the backend side takes it off when its reply begins. Commands queue up
+// when a client pipelines.
+type inFlight struct {
+	h *core.Handle
+	// infile is set while the client sends a LOAD DATA LOCAL INFILE file:
+	// its packets are data, whatever their sequence ids, until an empty one.
+	infile atomic.Bool
+	// stopped is set once replies can no longer be followed.
+	stopped atomic.Bool
+
+	mu    sync.Mutex
+	ring  []pending
+	head  int
+	count int
+}
+
+// pending is a command waiting for its reply.
+type pending struct {
+	cmd      mysqlwire.Command
+	received time.Time
+	ticket   uint64 // in the statement history; 0 if not kept
+	// user and database are what a COM_CHANGE_USER asks for; they become
+	// the session's if the backend accepts it.
+	user, database string
+	changeUser     bool
+}
+
+// maxInFlight bounds the queue. A client that pipelines without reading
+// replies could otherwise make it grow with every few bytes it sends;
+// past the bound the proxy stops following replies instead.
+const maxInFlight = 4096
+
+// push queues p and counts it in flight, in one step with stop, so a stop
+// never leaves a command counted. It reports false if the queue is full,
+// which stops it.
+func (q *inFlight) push(p pending) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped.Load() {
+		return true
+	}
+	if q.count == maxInFlight {
+		q.stopLocked()
+		return false
+	}
+	if q.count == len(q.ring) {
+		grown := make([]pending, max(8, 2*len(q.ring)))
+		for i := range q.count {
+			grown[i] = q.ring[(q.head+i)%len(q.ring)]
+		}
+		q.ring, q.head = grown, 0
+	}
+	q.ring[(q.head+q.count)%len(q.ring)] = p
+	q.count++
+	q.h.InFlight(1)
+	return true
+}
+
+func (q *inFlight) pop() (pending, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.count == 0 {
+		return pending{}, false
+	}
+	p := q.ring[q.head]
+	q.ring[q.head] = pending{}
+	q.head = (q.head + 1) % len(q.ring)
+	q.count--
+	return p, true
+}
+
+// stop gives up following replies: nothing is queued or counted in flight
+// any more.
+func (q *inFlight) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopLocked()
+}
+
+func (q *inFlight) stopLocked() {
+	q.stopped.Store(true)
+	clear(q.ring)
+	q.count = 0
+	q.h.ClearInFlight()
+}
+
+// clientSide watches the client's packets on their way to the backend.
+type clientSide struct {
+	s      *session
+	q      *inFlight
+	scan   *mysqlwire.Scanner
+	caps   uint32
+	retain bool
+}
+
+func (c *clientSide) flush() { c.s.h.CountIn(0, c.scan.Packets()) }
+
+func (c *clientSide) packet(p *mysqlwire.PacketInfo) {
+	if !p.Ends() {
+		return
+	}
+	if c.q.infile.Load() {
+		if p.Len == 0 && !p.Cont {
+			c.q.infile.Store(false)
+		}
+		return
+	}
+	// Only a logical packet with sequence id 0 starts a command; others
+	// answer the server (authentication) or carry a file.
+	if p.FirstSeq != 0 || len(p.Prefix) == 0 {
+		return
+	}
+	h := c.s.h
+	code := p.Prefix[0]
+	switch code {
+	case mysqlwire.ComQuery, mysqlwire.ComStmtExecute, mysqlwire.ComStmtBulkExecute:
+		h.CountQuery()
+	}
+	if !mysqlwire.ExpectsReply(code) || c.q.stopped.Load() {
+		return
+	}
+	now := time.Now()
+	pd := pending{cmd: mysqlwire.Command{Code: code, Seq: p.Seq}, received: now}
+	switch code {
+	case mysqlwire.ComQuery, mysqlwire.ComStmtPrepare:
+		if c.retain {
+			pd.ticket = h.StatementReceived(mysqlwire.CommandName(code), statementText(p.Prefix[1:]), now)
+		}
+	case mysqlwire.ComChangeUser:
+		user, db, err := mysqlwire.ParseChangeUser(p.Prefix, c.caps)
+		pd.user, pd.database, pd.changeUser = user, db, err == nil
+	}
+	if !c.q.push(pd) {
+		c.s.log.Log(context.Background(), LevelNotice, "stopped following replies; relaying goes on",
+			"reason", "more than "+strconv.Itoa(maxInFlight)+" commands wait for their replies")
+	}
+}
+
+// statementText keeps at most statementLimit bytes of a statement, cut at
+// a character boundary when the text is UTF-8.
+func statementText(b []byte) string {
+	if len(b) > statementLimit {
+		b = b[:statementLimit]
+		for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+			if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size > 1 {
+				break
+			}
+			b = b[:len(b)-1]
+		}
+	}
+	return string(b)
+}
+
+// backendSide watches the backend's packets on their way to the client and
+// ends each command's time in flight when its reply ends.
+type backendSide struct {
+	s       *session
+	q       *inFlight
+	scan    *mysqlwire.Scanner
+	tracker *mysqlwire.Tracker
+	cur     pending
+}
+
+func (b *backendSide) flush() { b.s.h.CountOut(0, b.scan.Packets()) }
+
+func (b *backendSide) packet(p *mysqlwire.PacketInfo) {
+	if b.tracker.Lost() {
+		return
+	}
+	if b.q.stopped.Load() {
+		// The client side gave up (too many commands in flight).
+		b.tracker.Lose()
+		return
+	}
+	h := b.s.h
+	if !b.tracker.Busy() {
+		cur, ok := b.q.pop()
+		if !ok {
+			b.lose("the server sent a packet no command was waiting for", p)
+			return
+		}
+		b.cur = cur
+		if !b.tracker.Begin(cur.cmd) {
+			b.lose("Portico cannot follow the reply to "+mysqlwire.CommandName(cur.cmd.Code), p)
+			return
+		}
+	}
+	switch b.tracker.Packet(p) {
+	case mysqlwire.ReplyDone:
+		h.InFlight(-1)
+		if b.cur.ticket != 0 {
+			h.StatementCompleted(b.cur.ticket, b.s.server, time.Now())
+		}
+		if b.cur.changeUser && !b.tracker.Failed() {
+			user, db := b.cur.user, b.cur.database
+			b.s.user = user
+			h.Update(func(sess *core.Session) { sess.User, sess.Database = user, db })
+		}
+		b.cur = pending{}
+	case mysqlwire.ReplyLocalInfile:
+		b.q.infile.Store(true)
+	case mysqlwire.ReplyLost:
+		b.lose("the reply to "+mysqlwire.CommandName(b.cur.cmd.Code)+" did not follow the protocol as Portico reads it", p)
+	}
+}
+
+// lose stops following replies for the rest of the session. Relaying goes
+// on; statements are no longer timed and the session no longer shows busy.
+func (b *backendSide) lose(reason string, p *mysqlwire.PacketInfo) {
+	b.tracker.Lose()
+	b.q.stop()
+	b.s.log.Log(context.Background(), LevelNotice, "stopped following replies; relaying goes on", "reason", reason,
+		"seq", p.Seq, "len", p.Len)
+}
+
+// ioCounter records each read that returned data as the session's I/O.
+type ioCounter struct {
+	r      io.Reader
+	h      *core.Handle
+	client bool // bytes from the client count as its bytes in
+}
+
+func (c *ioCounter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.h.IO(time.Now())
+		if c.client {
+			c.h.CountIn(n, 0)
+		}
+	}
+	return n, err
+}
+
+// clientWriter counts the bytes written to the client.
+type clientWriter struct {
+	w io.Writer
+	h *core.Handle
+}
+
+func (c *clientWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.h.CountOut(n, 0)
+	return n, err
+}
