@@ -195,6 +195,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		total = len(rows)
 		rows = pageOf(rows, q.page)
 	}
+	if wantRDNS(r) {
+		resolveRemotes(r.Context(), rows)
+	}
 	doc, err := collection(l.collection("sessions"), q, rows, total)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -377,5 +378,28 @@ func TestSingleResourceParameters(t *testing.T) {
 				tt.check(t, res.body)
 			}
 		})
+	}
+}
+
+// rdns=true names clients by reverse DNS. Only loopback is looked up here:
+// 127.0.0.1 is named by /etc/hosts, so no query leaves the machine.
+func TestReverseDNS(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	h := f.reg.Open(core.Session{Service: "RW-Split-Router", User: "maxuser", Remote: "127.0.0.1"})
+	want, err := net.DefaultResolver.LookupAddr(t.Context(), "127.0.0.1")
+	if err != nil || len(want) == 0 {
+		t.Fatalf("this machine cannot name 127.0.0.1: %v", err)
+	}
+	name := strings.TrimSuffix(want[0], ".")
+	for _, path := range []string{"/v1/sessions?rdns=true", "/v1/sessions/" + h.ID().String() + "?rdns=true"} {
+		t.Run(path, func(t *testing.T) {
+			res := f.get(t, seedHost, path, admin)
+			if !bytes.Contains(res.body, []byte(`"remote": "`+name+`"`)) {
+				t.Fatalf("remote is not %q: %s", name, res.body)
+			}
+		})
+	}
+	if res := f.get(t, seedHost, "/v1/sessions", admin); !bytes.Contains(res.body, []byte(`"remote": "127.0.0.1"`)) {
+		t.Fatalf("without rdns the address must stay: %s", res.body)
 	}
 }

@@ -37,6 +37,11 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc := s.sessionDocument(r, sess)
+	if wantRDNS(r) {
+		rows := []sessionResource{doc.Data}
+		resolveRemotes(r.Context(), rows)
+		doc.Data = rows[0]
+	}
 	s.serveItem(w, r, "sessions", doc.Links.Self, doc.Data, sess.Modified)
 }
 
