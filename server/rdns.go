@@ -25,16 +25,18 @@ func wantRDNS(r *http.Request) bool {
 func resolveRemotes(ctx context.Context, rows []sessionResource) {
 	ctx, cancel := context.WithTimeout(ctx, rdnsTimeout)
 	defer cancel()
-	names := make(map[string]string)
+	var addrs []string
+	seen := make(map[string]bool)
 	for _, row := range rows {
-		names[row.Attributes.Remote] = ""
+		if a := row.Attributes.Remote; !seen[a] && net.ParseIP(a) != nil {
+			seen[a] = true
+			addrs = append(addrs, a)
+		}
 	}
 	var mu sync.Mutex
+	names := make(map[string]string, len(addrs))
 	var wg sync.WaitGroup
-	for addr := range names {
-		if net.ParseIP(addr) == nil {
-			continue
-		}
+	for _, addr := range addrs {
 		wg.Go(func() {
 			hosts, err := net.DefaultResolver.LookupAddr(ctx, addr)
 			if err != nil || len(hosts) == 0 {

@@ -364,7 +364,11 @@ type clients struct {
 // returns once each has its snapshot.
 func (c *clients) add(n, sampled int, stall bool) string {
 	ready := make(chan error, n)
-	sem := make(chan struct{}, 32) // dials in flight
+	// Clients connecting at once share the server's snapshot encoding, but
+	// each receives its own copy: bound how many transfers run at once, so
+	// that a 100k-session snapshot to a thousand clients does not starve
+	// some reader past the server's write timeout.
+	sem := make(chan struct{}, 32)
 	for i := range n {
 		sem <- struct{}{}
 		go func() {
@@ -404,8 +408,8 @@ func (c *clients) run(sampled, stall bool, ready chan<- error, sem <-chan struct
 		}}
 	}
 	conn, _, err := websocket.Dial(ctx, c.url, opts)
-	<-sem
 	if err != nil {
+		<-sem
 		ready <- err
 		return
 	}
@@ -416,6 +420,7 @@ func (c *clients) run(sampled, stall bool, ready chan<- error, sem <-chan struct
 		_, rd, err := conn.Reader(ctx)
 		if err != nil {
 			if !signalled {
+				<-sem
 				ready <- err
 			} else {
 				c.fail(err)
@@ -433,6 +438,7 @@ func (c *clients) run(sampled, stall bool, ready chan<- error, sem <-chan struct
 		case bytes.HasPrefix(msg, snapshotHead):
 			if !signalled && bytes.HasSuffix(msg, lastChunk) {
 				signalled = true
+				<-sem
 				ready <- nil
 				if stall {
 					select {} // never read again
