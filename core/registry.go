@@ -414,8 +414,4 @@ func (h *Handle) Close() {
 	h.r.changedLocked(h.id)
 }
 
-func sortSessions(list []Session) {
-	slices.SortFunc(list, func(a, b Session) int { return cmpID(a.ID, b.ID) })
-}
-
 func sortIDs(ids []SessionID) { slices.Sort(ids) }
