@@ -193,16 +193,6 @@ func (r *Registry) compactLocked() {
 	r.dead = 0
 }
 
-func cmpID(a, b SessionID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // ServiceCount is how many sessions a service has now and has had since start.
 type ServiceCount struct {
 	Current int
