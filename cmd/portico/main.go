@@ -67,12 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -304,4 +300,16 @@ func (a *app) printBanner(w io.Writer) {
 		fmt.Fprintf(w, "  Listener %s (service %s):\n    %s\n", l.Name, l.Service, line)
 	}
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
+}
+
+// parseFlags parses a command's flags and refuses arguments it does not take.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
 }

@@ -35,12 +35,8 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(fs.Output(), "Usage: portico sessions [--watch] [flags]\n\nPrints the sessions of a running Portico, from its session stream.\nWith --watch the table stays on screen and follows every change.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	header := http.Header{}
 	if *token != "" {
