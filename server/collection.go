@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/server/query"
@@ -102,16 +103,42 @@ func pageOf[T any](rows []T, p query.Page) []T {
 	return rows[lo:hi]
 }
 
-// sessionDoc lets filters read a session resource's fields directly, falling
-// back to its decoded JSON only for paths into nested values.
+// sessionDoc lets filters read a session's fields directly. The common
+// scalar attributes come straight from the core.Session; the full resource is
+// built only when a filter reaches further, and then reused for the response.
+// A doc made from a resource alone (the stream's) reads everything from it.
 type sessionDoc struct {
-	res *sessionResource
-	m   query.MapDoc
+	sess *core.Session
+	l    linker
+	now  time.Time
+	res  *sessionResource
+	m    query.MapDoc
 }
 
 var _ query.Doc = (*sessionDoc)(nil)
 
+// resource builds the session's resource once.
+func (d *sessionDoc) resource() *sessionResource {
+	if d.res == nil {
+		res := d.l.session(*d.sess, d.now)
+		d.res = &res
+	}
+	return d.res
+}
+
 func (d *sessionDoc) Lookup(tokens []string) (any, bool) {
+	if d.sess != nil && len(tokens) == 2 && tokens[0] == "attributes" {
+		// The same values l.session copies into the resource.
+		switch tokens[1] {
+		case "state":
+			return string(d.sess.State), true
+		case "user":
+			return d.sess.User, d.sess.User != ""
+		case "remote":
+			return d.sess.Remote, true
+		}
+	}
+	d.resource()
 	switch {
 	case len(tokens) == 1 && tokens[0] == "id":
 		return d.res.ID, true
@@ -186,10 +213,10 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, list := s.sessions.List()
 		rows = make([]sessionResource, 0, len(list))
-		for _, sess := range list {
-			res := l.session(sess, now)
-			if q.filter.Empty() || q.filter.Match(&sessionDoc{res: &res}) {
-				rows = append(rows, res)
+		for i := range list {
+			d := sessionDoc{sess: &list[i], l: l, now: now}
+			if q.filter.Empty() || q.filter.Match(&d) {
+				rows = append(rows, *d.resource())
 			}
 		}
 		total = len(rows)
