@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Playwright suite against a freshly started bin/portico using
 # portico-e2e.cnf. The test MariaDB must already be running (go tool task test
-# starts it). Portico is stopped on exit, pass or fail.
+# starts it). Portico is stopped on exit, pass or fail. Arguments are passed
+# to playwright test (for example a spec file).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,7 +28,7 @@ for _ in $(seq 1 100); do
 done
 
 export PORTICO_ADMIN_URL=http://127.0.0.1:18989 PORTICO_LISTENER_PORT=14006
-if ! npx playwright test; then
+if ! npx playwright test "$@"; then
 	echo "--- portico log ---" >&2
 	cat "$log" >&2
 	exit 1
