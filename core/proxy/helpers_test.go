@@ -186,13 +186,21 @@ const serviceName = "svc"
 
 func startProxy(tb testing.TB, cfg proxy.Config, servers ...core.Server) *testProxy {
 	tb.Helper()
+	return startProxyService(tb, cfg, core.Service{User: "maxuser", Password: "maxpwd"}, servers...)
+}
+
+// startProxyService is startProxy with the service's other fields (its
+// credentials, say) taken from svc.
+func startProxyService(tb testing.TB, cfg proxy.Config, svc core.Service, servers ...core.Server) *testProxy {
+	tb.Helper()
 	var names []string
 	for _, s := range servers {
 		names = append(names, s.Name)
 	}
+	svc.Name, svc.Router, svc.Servers = serviceName, "readconnroute", names
 	topo := &core.Topology{
 		Servers:   servers,
-		Services:  []core.Service{{Name: serviceName, Router: "readconnroute", Servers: names, User: "maxuser", Password: "maxpwd"}},
+		Services:  []core.Service{svc},
 		Listeners: []core.Listener{{Name: "lst", Service: serviceName, Address: "127.0.0.1"}},
 	}
 	reg := core.NewRegistry(nil)

@@ -47,6 +47,9 @@ const (
 	changeUserLimit = 1 << 10
 	// errWriteTimeout bounds sending the client an ERR before hanging up.
 	errWriteTimeout = time.Second
+	// killTimeout bounds the whole side connection that kills a backend
+	// thread: connect, log in, KILL.
+	killTimeout = 5 * time.Second
 )
 
 // clearedCaps are hidden from clients: Portico does not yet terminate TLS or
@@ -145,10 +148,20 @@ type session struct {
 	// server is the backend server's name, once connected, and user the
 	// client's, once it has said.
 	server, user string
+	// threadID is the backend's connection id, once it has greeted.
+	threadID uint32
 
-	mu      sync.Mutex // guards backend and closed; shutdown and kill close from other goroutines
+	mu      sync.Mutex // guards the fields below; shutdown and kill close from other goroutines
 	backend net.Conn
 	closed  bool
+	// authenticated is set once the backend accepted the login: from then
+	// on a kill must also KILL the backend thread, which closing the socket
+	// does not stop while it runs a statement.
+	authenticated bool
+	// killing is set once the backend thread's KILL has been started, and
+	// ended once serveSession no longer waits for it.
+	killing, ended bool
+	kills          sync.WaitGroup
 }
 
 func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
@@ -161,10 +174,20 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 		Service: svc.Name, Remote: host, Port: port,
 		Memory: core.Memory{ClientBuffer: relayBuffer},
 	})
+	var s *session
+	// Deferred first so it runs last: the session leaves the registry at
+	// once, and only then waits for the side connection killing its
+	// backend thread, which is bounded by killTimeout.
+	defer func() {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+		s.kills.Wait()
+	}()
 	defer h.Close()
 	defer client.Close()
 	h.RetainStatements(svc.RetainLastStatements)
-	s := &session{
+	s = &session{
 		p: p, h: h, svc: svc, client: client,
 		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
 		fromClient:   bufio.NewReaderSize(&ioCounter{r: client, h: h, client: true}, relayBuffer),
@@ -172,8 +195,9 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 		captureLimit: captureLimit,
 	}
 	// An operator's kill closes both connections; the relay then ends and
-	// the deferred Close removes the session.
-	h.OnKill(s.closeAll)
+	// the deferred Close removes the session. It also kills the backend
+	// thread, which would otherwise finish the statement it is running.
+	h.OnKill(func() { s.kill(ctx) })
 	// Shutting down must not wait for idle clients.
 	stop := context.AfterFunc(ctx, func() { s.closeAll() })
 	defer stop()
@@ -192,6 +216,78 @@ func (s *session) closeAll() {
 	if s.backend != nil {
 		s.backend.Close()
 	}
+}
+
+// kill ends the session for an operator: it closes both connections and, if
+// the backend had accepted the login, runs KILL CONNECTION for its thread on
+// a side connection with the service's credentials, as MaxScale does. The
+// side connection runs in its own goroutine so that the registry and the
+// HTTP handler calling Kill never wait for a backend.
+func (s *session) kill(ctx context.Context) {
+	s.mu.Lock()
+	start := s.authenticated && !s.killing && !s.ended
+	if start {
+		s.killing = true
+		s.kills.Add(1)
+	}
+	s.mu.Unlock()
+	s.closeAll()
+	if !start {
+		return
+	}
+	log := s.log.With("server", s.server, "thread_id", s.threadID)
+	if s.svc.User == "" {
+		s.kills.Done()
+		log.Warn("the backend thread could not be killed: service has no user and password; " +
+			"its connection was closed, but a running statement continues until it ends")
+		return
+	}
+	go func() {
+		defer s.kills.Done()
+		switch err := s.p.killThread(ctx, s.svc, s.server, s.threadID); {
+		case err == nil:
+			log.Log(ctx, LevelNotice, "backend thread killed")
+		case isNoSuchThread(err):
+			log.Debug("backend thread already gone")
+		default:
+			log.Warn("the backend thread could not be killed", "err", err)
+		}
+	}()
+}
+
+// killThread runs KILL CONNECTION threadID on a new connection to server,
+// logged in as svc's user, within killTimeout.
+func (p *Proxy) killThread(ctx context.Context, svc core.Service, server string, threadID uint32) error {
+	ctx, cancel := context.WithTimeout(ctx, killTimeout)
+	defer cancel()
+	srv, err := p.topo.Server(server)
+	if err != nil {
+		return err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Shutting down must not wait for a stalled server.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if err := mysqlwire.ClientHandshake(ctx, conn, svc.User, svc.Password); err != nil {
+		return err
+	}
+	if err := mysqlwire.SimpleQuery(conn, "KILL CONNECTION "+strconv.FormatUint(uint64(threadID), 10)); err != nil {
+		return err
+	}
+	// Best effort: say goodbye so the server does not log an aborted
+	// connection.
+	_ = mysqlwire.WritePacket(conn, 0, []byte{mysqlwire.ComQuit})
+	return nil
+}
+
+func isNoSuchThread(err error) bool {
+	var ep mysqlwire.ErrorPacket
+	return errors.As(err, &ep) && ep.Code == mysqlwire.ERNoSuchThread
 }
 
 // remoteAddr splits a client address into host and port; the port is 0 if
@@ -277,6 +373,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	}
 	// RewriteGreeting has parsed it already, so this cannot fail.
 	g, _ := mysqlwire.ParseGreeting(greeting)
+	s.threadID = threadID
 	s.h.Update(func(sess *core.Session) {
 		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}
 		sess.Memory.BackendBuffer = relayBuffer
@@ -344,6 +441,11 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 		}
 		switch pkt[0] {
 		case mysqlwire.OKHeader:
+			// Written before the lock, s.server and s.threadID are safe
+			// for kill to read once it sees authenticated.
+			s.mu.Lock()
+			s.authenticated = true
+			s.mu.Unlock()
 			s.h.Update(func(sess *core.Session) { sess.State = core.StateReady })
 			_ = s.client.SetDeadline(time.Time{})
 			_ = s.backend.SetDeadline(time.Time{})

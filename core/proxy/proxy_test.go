@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -681,6 +682,98 @@ func TestKill(t *testing.T) {
 			var buf [1]byte
 			if _, err := conns[1].Read(buf[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("the other session's connection: %v, want it open and quiet", err)
+			}
+		})
+	}
+}
+
+// TestKillStopsBackendQuery kills, through the registry, a session whose
+// backend runs SELECT SLEEP(20). Closing the sockets alone leaves the
+// statement running on MariaDB; the proxy must KILL the backend thread with
+// the service's credentials, and say so in the log when it cannot.
+func TestKillStopsBackendQuery(t *testing.T) {
+	srv := testMariaDB(t)
+	direct := openDB(t, net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)), "maxpwd", "")
+	tests := []struct {
+		name     string
+		svc      core.Service
+		wantGone bool
+		wantLog  string
+	}{
+		{name: "service credentials", svc: core.Service{User: "maxuser", Password: "maxpwd"}, wantGone: true, wantLog: "backend thread killed"},
+		{name: "no service credentials", svc: core.Service{}, wantLog: "service has no user and password"},
+		{name: "wrong service password", svc: core.Service{User: "maxuser", Password: "wrong"}, wantLog: "Access denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &lockedBuffer{}
+			p := startProxyService(t, proxy.Config{
+				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			}, tt.svc, srv)
+			db := openDB(t, p.addr, "maxpwd", "")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			var threadID uint32
+			if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&threadID); err != nil {
+				t.Fatal(err)
+			}
+			// However the test ends, the sleep must not outlive it.
+			defer func() { _, _ = direct.Exec("KILL " + strconv.FormatUint(uint64(threadID), 10)) }()
+			sleepDone := make(chan error, 1)
+			go func() {
+				_, err := conn.ExecContext(ctx, "SELECT SLEEP(20)")
+				sleepDone <- err
+			}()
+			running := func() bool {
+				var n int
+				err := direct.QueryRowContext(ctx,
+					"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'", threadID).Scan(&n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n > 0
+			}
+			waitFor(t, 5*time.Second, "the sleep to run on the backend", running)
+			ids := sessions(p.reg)
+			if len(ids) != 1 {
+				t.Fatalf("%d sessions, want 1", len(ids))
+			}
+			start := time.Now()
+			if err := p.reg.Kill(ids[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 100*time.Millisecond {
+				t.Errorf("Kill blocked for %v", d)
+			}
+			if err := <-sleepDone; err == nil {
+				t.Error("SELECT SLEEP(20) succeeded through a killed session")
+			}
+			waitSessions(t, p.reg, 0)
+			waitFor(t, 5*time.Second, "the kill to be logged", func() bool { return strings.Contains(logs.String(), tt.wantLog) })
+			if tt.wantGone {
+				waitFor(t, 5*time.Second, "the backend thread to be gone", func() bool {
+					var n int
+					err := direct.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", threadID).Scan(&n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return n == 0
+				})
+				return
+			}
+			// Without a working KILL the statement keeps running: the
+			// very gap this feature closes.
+			time.Sleep(500 * time.Millisecond)
+			if !running() {
+				t.Error("the sleep stopped without a KILL; the test no longer shows why the KILL is needed")
+			}
+			if !strings.Contains(logs.String(), "could not be killed") || !strings.Contains(logs.String(), "level=WARN") {
+				t.Errorf("no warning that the backend thread could not be killed:\n%s", logs.String())
 			}
 		})
 	}
