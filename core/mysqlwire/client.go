@@ -118,22 +118,11 @@ func clientHandshake(conn io.ReadWriter, user, password string) error {
 
 	switched := false
 	for {
-		seq, payload, err = ReadPacket(conn, clientReplyLimit)
-		if err != nil {
-			return fmt.Errorf("mysqlwire: read auth reply: %w", err)
-		}
-		if len(payload) == 0 {
-			return fmt.Errorf("mysqlwire: empty auth reply: %w", ErrMalformed)
+		seq, payload, err = readReply(conn, "auth reply", "authentication refused")
+		if err != nil || payload == nil {
+			return err
 		}
 		switch payload[0] {
-		case OKHeader:
-			return nil
-		case ErrHeader:
-			ep, err := ParseErrPacket(payload)
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("mysqlwire: authentication refused: %w", ep)
 		case EOFHeader:
 			// AuthSwitchRequest: plugin name, NUL, plugin data.
 			if switched {
@@ -167,22 +156,33 @@ func SimpleQuery(conn io.ReadWriter, sql string) error {
 	if err := WritePacket(conn, 0, append([]byte{ComQuery}, sql...)); err != nil {
 		return err
 	}
-	_, payload, err := ReadPacket(conn, clientReplyLimit)
+	_, payload, err := readReply(conn, "query reply", "query failed")
+	if err != nil || payload == nil {
+		return err
+	}
+	return fmt.Errorf("mysqlwire: query returned a result set, not OK or ERR: %w", errors.ErrUnsupported)
+}
+
+// readReply reads one server reply. An OK gives a nil payload and no error,
+// an ERR an error wrapping its ErrorPacket (prefixed by refused); anything
+// else is returned for the caller to interpret.
+func readReply(conn io.Reader, what, refused string) (seq byte, payload []byte, err error) {
+	seq, payload, err = ReadPacket(conn, clientReplyLimit)
 	if err != nil {
-		return fmt.Errorf("mysqlwire: read query reply: %w", err)
+		return seq, nil, fmt.Errorf("mysqlwire: read %s: %w", what, err)
 	}
 	if len(payload) == 0 {
-		return fmt.Errorf("mysqlwire: empty query reply: %w", ErrMalformed)
+		return seq, nil, fmt.Errorf("mysqlwire: empty %s: %w", what, ErrMalformed)
 	}
 	switch payload[0] {
 	case OKHeader:
-		return nil
+		return seq, nil, nil
 	case ErrHeader:
 		ep, err := ParseErrPacket(payload)
 		if err != nil {
-			return err
+			return seq, nil, err
 		}
-		return fmt.Errorf("mysqlwire: query failed: %w", ep)
+		return seq, nil, fmt.Errorf("mysqlwire: %s: %w", refused, ep)
 	}
-	return fmt.Errorf("mysqlwire: query returned a result set, not OK or ERR: %w", errors.ErrUnsupported)
+	return seq, payload, nil
 }
