@@ -52,6 +52,10 @@ type history struct {
 	mu    sync.Mutex
 	ring  []Statement // capacity is how many to keep
 	total uint64      // statements ever recorded; the newest is number total
+	// latest is statement number total, kept even when the ring keeps
+	// none: the dashboard shows what every session is doing, whatever
+	// retain_last_statements says.
+	latest Statement
 }
 
 // statementSize is what one retained statement costs besides its text.
@@ -64,19 +68,16 @@ func (h *history) retain(n int) {
 	h.total = 0
 }
 
-// add records s and returns its ticket, or 0 when nothing is kept.
+// add records s and returns its ticket.
 func (h *history) add(s Statement) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	keep := cap(h.ring)
-	if keep == 0 {
-		return 0
-	}
-	if len(h.ring) < keep {
+	if keep := cap(h.ring); len(h.ring) < keep {
 		h.ring = append(h.ring, s)
-	} else {
+	} else if keep > 0 {
 		h.ring[h.total%uint64(keep)] = s
 	}
+	h.latest = s
 	h.total++
 	return h.total
 }
@@ -86,12 +87,25 @@ func (h *history) add(s Statement) uint64 {
 func (h *history) complete(ticket uint64, server string, t time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if ticket == 0 || ticket > h.total {
+		return
+	}
+	if ticket == h.total {
+		h.latest.Completed, h.latest.Server = t, server
+	}
 	keep := uint64(cap(h.ring))
-	if ticket == 0 || ticket > h.total || h.total-ticket >= keep {
+	if h.total-ticket >= keep {
 		return
 	}
 	s := &h.ring[(ticket-1)%keep]
 	s.Completed, s.Server = t, server
+}
+
+// last returns the newest statement, and false if there has been none.
+func (h *history) last() (Statement, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.latest, h.total > 0
 }
 
 // list returns the kept statements oldest first, and the bytes they hold.
@@ -108,6 +122,9 @@ func (h *history) list() ([]Statement, int) {
 		out = append(out, h.ring[:start]...)
 	}
 	size := keep * statementSize
+	if keep == 0 {
+		size += len(h.latest.Text) // otherwise it shares the ring's text
+	}
 	for _, s := range out {
 		size += len(s.Text)
 	}

@@ -186,13 +186,16 @@ func TestStatementHistory(t *testing.T) {
 		ops       []op
 		want      []string // text, and "+" if completed
 		wantBytes int      // text bytes, besides the fixed cost per kept slot
+		last      string   // LastStatement, as want
 	}{
-		{name: "keep none", keep: 0, ops: []op{{text: "SELECT 1"}}, want: nil},
-		{name: "fewer than kept", keep: 3, ops: []op{{text: "a"}, {text: "bb"}}, want: []string{"a", "bb"}, wantBytes: 3},
-		{name: "oldest first after wrapping", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {text: "c"}, {text: "d"}, {text: "e"}}, want: []string{"d", "e"}, wantBytes: 2},
-		{name: "completion by ticket", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {done: 1}}, want: []string{"a+", "b"}, wantBytes: 2},
-		{name: "pipelined: completing a statement pushed out is ignored", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {text: "c"}, {done: 1}, {done: 2}, {done: 3}}, want: []string{"b+", "c+"}, wantBytes: 2},
-		{name: "unknown tickets are ignored", keep: 2, ops: []op{{text: "a"}, {done: 0}, {done: 7}}, want: []string{"a"}, wantBytes: 1},
+		{name: "nothing yet", keep: 2, last: ""},
+		{name: "keep none still knows the last", keep: 0, ops: []op{{text: "SELECT 1"}, {text: "SELECT 2"}, {done: 2}}, want: nil, wantBytes: 8, last: "SELECT 2+"},
+		{name: "keep none, running", keep: 0, ops: []op{{text: "SELECT 1"}, {done: 1}, {text: "SELECT SLEEP(9)"}}, want: nil, wantBytes: 15, last: "SELECT SLEEP(9)"},
+		{name: "fewer than kept", keep: 3, ops: []op{{text: "a"}, {text: "bb"}}, want: []string{"a", "bb"}, wantBytes: 3, last: "bb"},
+		{name: "oldest first after wrapping", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {text: "c"}, {text: "d"}, {text: "e"}}, want: []string{"d", "e"}, wantBytes: 2, last: "e"},
+		{name: "completion by ticket", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {done: 1}}, want: []string{"a+", "b"}, wantBytes: 2, last: "b"},
+		{name: "pipelined: completing a statement pushed out is ignored", keep: 2, ops: []op{{text: "a"}, {text: "b"}, {text: "c"}, {done: 1}, {done: 2}, {done: 3}}, want: []string{"b+", "c+"}, wantBytes: 2, last: "c+"},
+		{name: "unknown tickets are ignored", keep: 2, ops: []op{{text: "a"}, {done: 0}, {done: 7}}, want: []string{"a"}, wantBytes: 1, last: "a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,8 +235,15 @@ func TestStatementHistory(t *testing.T) {
 			if tt.keep > 0 && s.Memory.Statements <= tt.wantBytes {
 				t.Errorf("memory.statements = %d, want more than the %d text bytes", s.Memory.Statements, tt.wantBytes)
 			}
-			if tt.keep == 0 && s.Memory.Statements != 0 {
-				t.Errorf("memory.statements = %d with nothing kept", s.Memory.Statements)
+			if tt.keep == 0 && s.Memory.Statements != tt.wantBytes {
+				t.Errorf("memory.statements = %d with nothing kept, want the last text's %d bytes", s.Memory.Statements, tt.wantBytes)
+			}
+			last := s.LastStatement.Text
+			if !s.LastStatement.Completed.IsZero() {
+				last += "+"
+			}
+			if last != tt.last {
+				t.Errorf("last statement = %q, want %q", last, tt.last)
 			}
 		})
 	}

@@ -67,6 +67,7 @@ func (e *entry) snapshot(now time.Time) Session {
 	}
 	s.IOActivity = e.io.count(now)
 	s.Statements, s.Memory.Statements = e.hist.list()
+	s.LastStatement, _ = e.hist.last()
 	return s
 }
 
@@ -323,7 +324,7 @@ func (h *Handle) ClearInFlight() { h.e.inFlight.Store(0) }
 func (h *Handle) RetainStatements(n int) { h.e.hist.retain(n) }
 
 // StatementReceived records a statement the client sent and returns the
-// ticket that completes it, 0 if the session keeps no statements.
+// ticket that completes it.
 func (h *Handle) StatementReceived(command, text string, t time.Time) uint64 {
 	return h.e.hist.add(Statement{Command: command, Text: text, Received: t})
 }

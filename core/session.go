@@ -82,6 +82,9 @@ type Session struct {
 	IOActivity int
 	// Statements are the last statements kept for the session, oldest first.
 	Statements []Statement
+	// LastStatement is the session's newest statement, running or answered,
+	// whether or not Statements keeps any; zero Received if there was none.
+	LastStatement Statement
 }
 
 // Traffic counts what passed between the client and Portico.

@@ -71,6 +71,24 @@ type sessionAttributes struct {
 	PacketsOut   uint64              `json:"packets_out"`
 	QueriesTotal uint64              `json:"queries_total"`
 	LastActivity string              `json:"last_activity"`
+	// LastStatement is Portico's own: the newest statement, running or
+	// answered, kept even when retain_last_statements keeps none, so that
+	// an operator always sees what a session is doing. Null before the
+	// first statement.
+	LastStatement *lastStatement `json:"last_statement"`
+}
+
+// lastStatement times are RFC 3339 in UTC, unlike queries[]: clients compute
+// how long a running statement has taken from received and a frame's time.
+type lastStatement struct {
+	Command   string `json:"command"`
+	Statement string `json:"statement"`
+	Received  string `json:"received"`
+	// Completed, Server and Duration (whole milliseconds) are absent while
+	// the statement runs.
+	Completed string `json:"completed,omitempty"`
+	Server    string `json:"server,omitempty"`
+	Duration  *int64 `json:"duration,omitempty"`
 }
 
 // sessionConnection is one backend connection. connection_id is the
@@ -176,15 +194,28 @@ func (l linker) session(s core.Session, now time.Time) sessionResource {
 				ClientBuffer: s.Memory.ClientBuffer, BackendBuffer: s.Memory.BackendBuffer,
 				Capture: s.Memory.Capture, Statements: s.Memory.Statements, Total: s.Memory.Total(),
 			},
-			BytesIn:      s.Traffic.BytesIn,
-			BytesOut:     s.Traffic.BytesOut,
-			PacketsIn:    s.Traffic.PacketsIn,
-			PacketsOut:   s.Traffic.PacketsOut,
-			QueriesTotal: s.Traffic.Queries,
-			LastActivity: s.LastActivity.UTC().Format(time.RFC3339Nano),
+			BytesIn:       s.Traffic.BytesIn,
+			BytesOut:      s.Traffic.BytesOut,
+			PacketsIn:     s.Traffic.PacketsIn,
+			PacketsOut:    s.Traffic.PacketsOut,
+			QueriesTotal:  s.Traffic.Queries,
+			LastActivity:  s.LastActivity.UTC().Format(time.RFC3339Nano),
+			LastStatement: newLastStatement(s.LastStatement),
 		},
 		Links: links{Self: l.sessionSelf(s.ID)},
 	}
+}
+
+func newLastStatement(st core.Statement) *lastStatement {
+	if st.Received.IsZero() {
+		return nil
+	}
+	out := &lastStatement{Command: st.Command, Statement: st.Text, Received: st.Received.UTC().Format(time.RFC3339Nano)}
+	if !st.Completed.IsZero() {
+		d := st.Completed.Sub(st.Received).Milliseconds()
+		out.Completed, out.Server, out.Duration = st.Completed.UTC().Format(time.RFC3339Nano), st.Server, &d
+	}
+	return out
 }
 
 func database(name string) *string {

@@ -64,13 +64,27 @@ func TestSessionAttributes(t *testing.T) {
 				"client":        `{"connection_attributes":{"_client_name":"Go-MySQL-Driver","_os":"linux"}}`,
 				"queries": `[{"command":"COM_STMT_PREPARE","statement":"SELECT ?","received":"2017-07-17T11:00:02.000","completed":"2017-07-17T11:00:02.012","responses":[{"server":"server1","duration":12}]},` +
 					`{"command":"COM_QUERY","statement":"SELECT SLEEP(1)","received":"2017-07-17T11:00:03.500","responses":[]}]`,
-				"log":           `[]`,
-				"bytes_in":      `300`,
-				"bytes_out":     `900`,
-				"packets_in":    `4`,
-				"packets_out":   `11`,
-				"queries_total": `2`,
-				"last_activity": `"2017-07-17T09:00:03.5Z"`,
+				"log":            `[]`,
+				"bytes_in":       `300`,
+				"bytes_out":      `900`,
+				"packets_in":     `4`,
+				"packets_out":    `11`,
+				"queries_total":  `2`,
+				"last_activity":  `"2017-07-17T09:00:03.5Z"`,
+				"last_statement": `{"command":"COM_QUERY","statement":"SELECT SLEEP(1)","received":"2017-07-17T09:00:03.5Z"}`,
+			},
+		},
+		{
+			name: "the last statement, answered, without retained statements",
+			setup: func(t *testing.T, f *fixture) *core.Handle {
+				h := f.reg.Open(core.Session{Service: "RW-Split-Router", Remote: "127.0.0.1", Port: 40001})
+				ticket := h.StatementReceived("COM_QUERY", "SELECT 2", utc(9, 0, 1, 0))
+				h.StatementCompleted(ticket, "server1", utc(9, 0, 1, 40))
+				return h
+			},
+			want: map[string]string{
+				"queries":        `[]`,
+				"last_statement": `{"command":"COM_QUERY","statement":"SELECT 2","received":"2017-07-17T09:00:01Z","completed":"2017-07-17T09:00:01.04Z","server":"server1","duration":40}`,
 			},
 		},
 		{
@@ -89,7 +103,7 @@ func TestSessionAttributes(t *testing.T) {
 			},
 			want: map[string]string{
 				"state": `"Session Allocated"`, "user": "-", "database": `null`, "connections": `[]`,
-				"client": `{"connection_attributes":null}`, "queries": `[]`, "io_activity": `0`,
+				"client": `{"connection_attributes":null}`, "queries": `[]`, "io_activity": `0`, "last_statement": `null`,
 				"memory": `{"client_buffer":0,"backend_buffer":0,"capture":0,"statements":0,"total":0}`,
 			},
 		},
