@@ -25,6 +25,7 @@ import (
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/server"
 	"github.com/portico-db/portico/server/users"
+	"github.com/portico-db/portico/static"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -150,6 +151,12 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		topo = testTopology()
 	}
 	store := newUsers(t)
+	assets, err := static.New(fstest.MapFS{
+		"portico.css": {Data: []byte("body{}")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := server.New(server.Config{
 		Sessions:    reg,
 		Topology:    topo,
@@ -163,9 +170,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 			}
 			_, _ = io.WriteString(w, pagesBody)
 		}),
-		Static: fstest.MapFS{
-			"portico.css": {Data: []byte("body{}")},
-		},
+		Static:         assets,
 		Logger:         slog.New(slog.DiscardHandler),
 		StreamInterval: opts.interval,
 		Stream:         opts.stream,

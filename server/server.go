@@ -6,7 +6,6 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -53,8 +52,10 @@ type Config struct {
 	// Login renders the sign-in form shown to page requests without a valid
 	// login. Without it they get the API's 401.
 	Login LoginPage
-	// Static holds public assets (CSS, the WASM client), served under /static/.
-	Static fs.FS
+	// Static serves the public assets (CSS, the WASM client) without
+	// authentication. It gets every request under /static/, path unchanged,
+	// and sets its own caching headers and encodings.
+	Static http.Handler
 	Logger *slog.Logger
 	// StreamInterval is the minimum time between two change frames on the
 	// stream; changes in between are coalesced.
@@ -70,7 +71,7 @@ type Server struct {
 	auth     *authenticator
 	pages    http.Handler
 	login    LoginPage
-	static   fs.FS
+	static   http.Handler
 	log      *slog.Logger
 	epoch    string
 	started  time.Time
@@ -124,9 +125,9 @@ func (s *Server) Handler() http.Handler {
 		s.writeErrorStatus(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
 	})
 	if s.static != nil {
-		// The WASM client is about 2 MB raw and 0.6 MB gzipped.
-		r.With(middleware.Compress(5, "application/wasm", "text/css", "text/javascript")).
-			Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(s.static)))
+		// Every method: under r.Get, chi would send HEAD and POST on to the
+		// pages' catch-all, behind authentication.
+		r.Handle("/static/*", s.static)
 	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Get("/", s.health)

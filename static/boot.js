@@ -1,10 +1,17 @@
 // Starts the Go/WASM client. The page is already complete without it: the
 // server rendered the first rows, and the client only keeps them live.
-(async () => {
+//
+// The page names the WASM file in this script tag's data-wasm attribute, as
+// a content-hashed URL the browser may cache for good; the plain name is
+// the fallback for pages that do not.
+(async (wasmURL) => {
   const status = document.getElementById("stream-status");
   try {
     const go = new Go();
-    const wasm = await WebAssembly.instantiateStreaming(fetch("/static/portico.wasm"), go.importObject);
+    const wasm = await WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject);
+    // Tests measure the client's memory through
+    // porticoWasm.exports.mem.buffer.byteLength.
+    window.porticoWasm = wasm.instance;
     go.run(wasm.instance);
   } catch (err) {
     console.error("portico: the live client failed to start", err);
@@ -13,4 +20,4 @@
       status.textContent = "offline (client failed to load)";
     }
   }
-})();
+})(document.currentScript?.dataset.wasm || "/static/portico.wasm");

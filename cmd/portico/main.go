@@ -185,6 +185,10 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		})
 	}
 
+	assets, err := static.New(static.FS)
+	if err != nil {
+		return nil, err
+	}
 	pages := web.NewPages(a.registry, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
@@ -194,7 +198,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		InsecureGUI: !cfg.AdminSecureGUI,
 		Pages:       pages,
 		Login:       pages,
-		Static:      static.FS,
+		Static:      assets,
 		Logger:      logger.With("component", "server"),
 	})
 	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
