@@ -2,6 +2,7 @@ package query
 
 import (
 	"net/url"
+	"slices"
 )
 
 // Fields is a parsed sparse fieldset, `fields[TYPE]=f1,f2,...`. The zero
@@ -9,6 +10,10 @@ import (
 type Fields struct {
 	typ   string
 	paths [][]string
+	// names, all and flat are what Names reports, worked out once by
+	// ParseFields: the stream asks for them for every session it encodes.
+	names     []string
+	all, flat bool
 }
 
 // ParseFields reads `fields[typ]`. Each comma-separated item is a JSON
@@ -49,11 +54,46 @@ func ParseFields(values url.Values, typ string) (Fields, error) {
 			start = end + 1
 		}
 	}
+	f.names, f.all, f.flat = flatten(f.paths)
 	return f, nil
+}
+
+// flatten works out Names' results from the parsed paths.
+func flatten(paths [][]string) (names []string, all, flat bool) {
+	if len(paths) == 0 {
+		return nil, false, false
+	}
+	for _, p := range paths {
+		switch {
+		case len(p) > 1:
+			return nil, false, false
+		case len(p) == 0:
+			all = true
+		case !slices.Contains(names, p[0]):
+			names = append(names, p[0])
+		}
+	}
+	return names, all, true
 }
 
 // Empty reports whether no sparse fieldset was requested.
 func (f Fields) Empty() bool { return len(f.paths) == 0 }
+
+// Names describes a flat fieldset, one whose every path has at most one
+// token ("state", "/state", "services", "/"), so that a caller holding an
+// encoded resource can trim it member by member instead of going through
+// Apply's maps. For such a fieldset Apply keeps, in a resource of its type,
+// of `attributes` and of `relationships`, the members named in names, or every member if all is
+// set (a "/" path); and it drops either one when that leaves nothing of it,
+// or when it is not an object. names are unescaped, without duplicates, in
+// the order first given.
+//
+// flat is false when some path has two tokens or more ("memory/total"),
+// whose selections only Apply merges, and for an empty fieldset, which
+// trims nothing at all. names is shared: callers must not modify it.
+func (f Fields) Names() (names []string, all, flat bool) {
+	return f.names, f.all, f.flat
+}
 
 // Apply returns resource trimmed to the fieldset, following
 // HttpResponse::remove_fields_from_resource in MaxScale:

@@ -2,8 +2,23 @@ package query
 
 import (
 	"net/url"
+	"slices"
 	"testing"
 )
+
+// parseFieldsQuery parses the fieldset for typ in a raw query string.
+func parseFieldsQuery(t *testing.T, query, typ string) Fields {
+	t.Helper()
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseFields(q, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
 const server1Links = `"id":"server1","links":{"self":"http://localhost:8989/v1/servers/server1/"},"type":"servers"`
 
@@ -52,14 +67,7 @@ func TestFieldsApply(t *testing.T) {
 	full := canon(t, servers(t)[0])
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := ParseFields(q, "servers")
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := parseFieldsQuery(t, tt.query, "servers")
 			res := servers(t)[0]
 			got := canon(t, f.Apply(res))
 			want := tt.want
@@ -145,5 +153,42 @@ func TestParseFieldsErrors(t *testing.T) {
 			_, err := ParseFields(url.Values{"fields[servers]": {tt.value}}, "servers")
 			wantError(t, err, "fields[servers]", tt.want...)
 		})
+	}
+}
+
+func TestFieldsNames(t *testing.T) {
+	tests := []struct {
+		name  string
+		query string
+		names []string
+		all   bool
+		flat  bool
+	}{
+		{"one name", `fields[sessions]=state`, []string{"state"}, false, true},
+		{"leading slash", `fields[sessions]=/state`, []string{"state"}, false, true},
+		{"several, in the order given", `fields[sessions]=user,state,services`, []string{"user", "state", "services"}, false, true},
+		{"duplicates are dropped", `fields[sessions]=state,/state,user,state`, []string{"state", "user"}, false, true},
+		{"repeated parameters are merged", `fields[sessions]=user&fields[sessions]=state`, []string{"user", "state"}, false, true},
+		{"empty tokens do not count", `fields[sessions]=state//,//user`, []string{"state", "user"}, false, true},
+		{"escapes are undone", `fields[sessions]=a~1b,c~0d`, []string{"a/b", "c~d"}, false, true},
+		{"root alone", `fields[sessions]=/`, nil, true, true},
+		{"root and names", `fields[sessions]=state,/`, []string{"state"}, true, true},
+		{"a nested path is not flat", `fields[sessions]=state,memory/total`, nil, false, false},
+		{"a nested path with root is not flat", `fields[sessions]=/,memory/total`, nil, false, false},
+		{"empty fieldset is not flat", `fields[sessions]=`, nil, false, false},
+		{"absent fieldset is not flat", ``, nil, false, false},
+		{"other types are ignored", `fields[servers]=state`, nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			names, all, flat := parseFieldsQuery(t, tt.query, "sessions").Names()
+			if !slices.Equal(names, tt.names) || all != tt.all || flat != tt.flat {
+				t.Errorf("Names() = %q, all=%v, flat=%v; want %q, all=%v, flat=%v", names, all, flat, tt.names, tt.all, tt.flat)
+			}
+		})
+	}
+	var zero Fields
+	if names, all, flat := zero.Names(); names != nil || all || flat {
+		t.Errorf("zero Fields: Names() = %q, %v, %v; want nothing", names, all, flat)
 	}
 }
