@@ -59,32 +59,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "sessions" {
 		return runSessions(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "simulate" {
+		return runSimulate(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("portico", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "`file` in maxscale.cnf format (default: the built-in example, see cmd/portico/portico.cnf)")
-	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	cfgPath, logLevel := commonFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n       portico simulate [--sessions N] [--rate N] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n`portico simulate` serves the admin interface over made-up, changing sessions.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	if *cfgPath == "" {
-		logger.Info("no --config given: using the built-in default configuration")
-	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, logger, err := configure(*cfgPath, *logLevel, stderr)
 	if err != nil {
 		return err
-	}
-	for _, w := range cfg.Warnings {
-		logger.Warn(w)
 	}
 	a, err := start(ctx, cfg, logger)
 	if err != nil {
@@ -92,6 +82,35 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	a.printBanner(stdout)
 	return a.wait()
+}
+
+// commonFlags defines the flags of every command that runs the admin
+// interface.
+func commonFlags(fs *flag.FlagSet) (cfgPath, logLevel *string) {
+	cfgPath = fs.String("config", "", "`file` in maxscale.cnf format (default: the built-in example, see cmd/portico/portico.cnf)")
+	logLevel = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	return cfgPath, logLevel
+}
+
+// configure makes the logger and loads the configuration, logging what it
+// ignores.
+func configure(cfgPath, logLevel string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, nil, fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfgPath == "" {
+		logger.Info("no --config given: using the built-in default configuration")
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+	return cfg, logger, nil
 }
 
 // loadConfig reads the file at path, or the built-in configuration when
@@ -138,44 +157,37 @@ func (a *app) fail(err error) {
 // start binds every socket before serving any, so a port clash fails the
 // whole start instead of leaving half a proxy running.
 func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, registry: core.NewRegistry(nil), listenerAddrs: map[string]net.Addr{}}
-	if err := a.openUsers(logger); err != nil {
-		return nil, err
-	}
-	tlsConfig, err := adminTLSConfig(cfg)
+	a, err := newApp(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	if tlsConfig == nil && cfg.AdminSecureGUI {
-		logger.Warn("admin_secure_gui is on but the admin interface has no TLS: the dashboard and GET /auth are refused; " +
-			"set admin_ssl_cert and admin_ssl_key, or admin_secure_gui=false, under [maxscale]")
+	adminLn, err := a.listenAdmin(ctx, logger)
+	if err != nil {
+		return nil, err
 	}
 	var lc net.ListenConfig
-	adminLn, err := lc.Listen(ctx, "tcp", net.JoinHostPort(cfg.AdminHost, strconv.Itoa(cfg.AdminPort)))
-	if err != nil {
-		return nil, fmt.Errorf("admin interface: %w", err)
-	}
 	listeners := make([]net.Listener, len(cfg.Topology.Listeners))
+	closeAll := func() {
+		adminLn.Close()
+		for _, ln := range listeners {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}
 	for i, l := range cfg.Topology.Listeners {
 		ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(l.Address, strconv.Itoa(l.Port)))
 		if err != nil {
-			adminLn.Close()
-			for _, prev := range listeners[:i] {
-				prev.Close()
-			}
+			closeAll()
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
 		listeners[i] = ln
 		a.listenerAddrs[l.Name] = ln.Addr()
 	}
-	a.adminAddr = adminLn.Addr()
-	if tlsConfig != nil {
-		adminLn = tls.NewListener(adminLn, tlsConfig)
-		a.adminTLS = true
+	if err := a.serveAdmin(ctx, adminLn, logger); err != nil {
+		closeAll()
+		return nil, err
 	}
-
-	// Traffic counters reach stream clients through revisions, once a second.
-	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy")})
 	for i, l := range cfg.Topology.Listeners {
 		a.wg.Go(func() {
@@ -184,18 +196,60 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 			}
 		})
 	}
+	return a, nil
+}
 
-	assets, err := static.New(static.FS)
+// newApp is a Portico with its admin accounts and an empty registry, serving
+// nothing yet.
+func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, registry: core.NewRegistry(nil), listenerAddrs: map[string]net.Addr{}}
+	if err := a.openUsers(logger); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// listenAdmin binds the admin interface, behind TLS when the configuration
+// has a certificate.
+func (a *app) listenAdmin(ctx context.Context, logger *slog.Logger) (net.Listener, error) {
+	tlsConfig, err := adminTLSConfig(a.cfg)
 	if err != nil {
 		return nil, err
 	}
+	if tlsConfig == nil && a.cfg.AdminSecureGUI {
+		logger.Warn("admin_secure_gui is on but the admin interface has no TLS: the dashboard and GET /auth are refused; " +
+			"set admin_ssl_cert and admin_ssl_key, or admin_secure_gui=false, under [maxscale]")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(a.cfg.AdminHost, strconv.Itoa(a.cfg.AdminPort)))
+	if err != nil {
+		return nil, fmt.Errorf("admin interface: %w", err)
+	}
+	a.adminAddr = ln.Addr()
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		a.adminTLS = true
+	}
+	return ln, nil
+}
+
+// serveAdmin serves the REST API, the session stream and the dashboard on ln
+// over a's registry until ctx ends. Whatever fills the registry, the proxy or
+// a simulation, the admin plane is the same.
+func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
+	assets, err := static.New(static.FS)
+	if err != nil {
+		return err
+	}
+	// Traffic counters reach stream clients through revisions, once a second.
+	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
 	pages := web.NewPages(a.registry, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
-		Topology:    &cfg.Topology,
+		Topology:    &a.cfg.Topology,
 		Users:       a.users,
-		TokenMaxAge: cfg.AdminJWTMaxAge,
-		InsecureGUI: !cfg.AdminSecureGUI,
+		TokenMaxAge: a.cfg.AdminJWTMaxAge,
+		InsecureGUI: !a.cfg.AdminSecureGUI,
 		Pages:       pages,
 		Login:       pages,
 		Static:      assets,
@@ -206,7 +260,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		// with the standard logger.
 		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)}
 	a.wg.Go(func() {
-		if err := hs.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.fail(fmt.Errorf("admin interface: %w", err))
 		}
 	})
@@ -220,7 +274,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		_ = hs.Shutdown(shutdownCtx)
 		_ = hs.Close()
 	})
-	return a, nil
+	return nil
 }
 
 // openUsers opens the admin users file, creating MaxScale's default

@@ -1,9 +1,9 @@
 // Package streambench measures the session stream end to end: a real
 // Portico admin server (registry, stream hub, HTTP) in the benchmark process,
-// a synthetic mutation generator next to it, and real websocket clients in a
-// separate process, so that the server's CPU time and memory are its own.
+// core/synthetic changing its sessions next to it, and real websocket clients
+// in a separate process, so that the server's CPU time and memory are its own.
 //
-// Each mutation writes its time into the session's user name; clients read
+// Each change writes its time into the session's user name; clients read
 // it back from the frames and report change-to-receipt latency. The
 // benchmarks report:
 //

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portico-db/portico/core"
+	"github.com/portico-db/portico/core/synthetic"
 	"github.com/portico-db/portico/server"
 	"github.com/portico-db/portico/server/users"
 )
@@ -37,7 +37,7 @@ const (
 	envRole    = "PORTICO_STREAMBENCH_CLIENT"
 	envURL     = "PORTICO_STREAMBENCH_URL"
 	envSeconds = "PORTICO_STREAMBENCH_SECONDS"
-	changeRate = 1000 // mutations per second
+	changeRate = 1000 // changes per second
 	benchUser  = "admin"
 	benchPass  = "bench"
 )
@@ -109,16 +109,17 @@ type result struct {
 
 func measure(b *testing.B, sc scenario, churn time.Duration) result {
 	reg := core.NewRegistry(nil)
-	handles := make([]*core.Handle, sc.sessions)
-	for i := range handles {
-		handles[i] = reg.Open(core.Session{
-			Service: "Read-Connection-Router", State: core.StateReady, User: "u",
-			Remote: "10.0.0." + strconv.Itoa(i%250), Port: 40000 + i%20000,
-		})
-	}
+	topo := synthetic.Topology()
+	// Each change writes its time into the session's user name, for the
+	// clients to read back.
+	src := synthetic.New(reg, synthetic.Config{Sessions: sc.sessions, Rate: changeRate, Topology: &topo,
+		Change: func(h *core.Handle) {
+			ts := "t" + strconv.FormatInt(time.Now().UnixNano(), 10)
+			h.Update(func(s *core.Session) { s.User = ts })
+		}})
 	api := server.New(server.Config{
 		Sessions: reg,
-		Topology: &core.Topology{Services: []core.Service{{Name: "Read-Connection-Router", Router: "readconnroute"}}},
+		Topology: &topo,
 		Users:    benchUsers{},
 		Logger:   slog.New(slog.DiscardHandler),
 	})
@@ -166,12 +167,9 @@ func measure(b *testing.B, sc scenario, churn time.Duration) result {
 	}
 	p.do("count")
 	cpu0 := cpuTime()
-	stop := make(chan struct{})
-	var gen sync.WaitGroup
-	gen.Go(func() { generate(handles, stop) })
-	time.Sleep(churn)
-	close(stop)
-	gen.Wait()
+	ctx, stop := context.WithTimeout(context.Background(), churn)
+	defer stop()
+	src.Run(ctx)
 	time.Sleep(2 * 250 * time.Millisecond) // the last frames
 	cpu := cpuTime() - cpu0
 	r.serverCores = cpu.Seconds() / (churn + 500*time.Millisecond).Seconds()
@@ -199,27 +197,6 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 		err = c.(*net.TCPConn).SetWriteBuffer(64 << 10)
 	}
 	return c, err
-}
-
-// generate updates random sessions at changeRate, writing the time of each
-// change into its user name, until stop closes.
-func generate(handles []*core.Handle, stop <-chan struct{}) {
-	const tick = 10 * time.Millisecond
-	perTick := changeRate * int(tick) / int(time.Second)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		for range perTick {
-			h := handles[rand.IntN(len(handles))]
-			ts := "t" + strconv.FormatInt(time.Now().UnixNano(), 10)
-			h.Update(func(s *core.Session) { s.User = ts })
-		}
-	}
 }
 
 func rssAfterGC() int64 {

@@ -18,6 +18,9 @@ import { defineConfig } from '@playwright/test';
 export default defineConfig({
   testDir: '.',
   testMatch: '**/*.spec.ts',
+  // The dashboard performance run has its own config and takes minutes:
+  // perf/playwright.perf.config.ts (go tool task bench:dashboard).
+  testIgnore: 'perf/**',
   timeout: 30_000,
   expect: { timeout: 5_000 },
   retries: 0,
