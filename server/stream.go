@@ -461,8 +461,10 @@ const (
 
 // streamQuery is the stream's parsed parameters.
 type streamQuery struct {
-	filter   query.Filter
-	fields   query.Fields
+	filter query.Filter
+	fields query.Fields
+	// columns are set for format=rows (see stream_rows.go).
+	columns  []string
 	interval time.Duration
 	since    streamSince
 	hasSince bool
@@ -539,7 +541,20 @@ func (s *Server) parseStreamQuery(r *http.Request) (streamQuery, error) {
 		}
 		q.hasSince = true
 	}
+	switch f := values.Get("format"); f {
+	case "", "resources":
+	case "rows":
+		if q.columns, err = rowColumns(q.fields); err != nil {
+			return q, err
+		}
+	default:
+		return q, core.Errorf(core.EINVALID, "invalid value %q for parameter format: use resources (the default) or rows", f)
+	}
 	q.key = strconv.FormatInt(int64(q.interval), 10) + "\x00" + normalisedParams(values)
+	if q.columns != nil {
+		// Unlike a fieldset, the order of columns matters.
+		q.key += "\x00rows\x00" + strings.Join(q.columns, ",")
+	}
 	return q, nil
 }
 

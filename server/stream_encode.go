@@ -75,7 +75,9 @@ func (f *changesBuilder) add(g *group, e *viewEntry, res sessionResource) error 
 		return err
 	}
 	b = bytes.Clone(b)
-	if e.sums, err = g.sums(b, nil); err != nil {
+	if g.columns != nil {
+		e.sums = g.rowSums(b)
+	} else if e.sums, err = g.sums(b, nil); err != nil {
 		return err
 	}
 	f.added = append(f.added, idBytes{e.s.ID, b})
@@ -84,6 +86,9 @@ func (f *changesBuilder) add(g *group, e *viewEntry, res sessionResource) error 
 
 // update records what changed from prev to e, if anything a client sees.
 func (f *changesBuilder) update(g *group, prev, e *viewEntry, res sessionResource) error {
+	if g.columns != nil {
+		return f.updateRow(g, prev, e, res)
+	}
 	if prev.sums == nil {
 		// The entry came from the group's first snapshot: what it looked
 		// like does not depend on the time, volatile attributes aside.
@@ -141,6 +146,25 @@ func (f *changesBuilder) encode(epoch string, rev uint64, now time.Time) []byte 
 	return append(b, "]}"...)
 }
 
+// updateRow records e's whole row if it differs from prev's.
+func (f *changesBuilder) updateRow(g *group, prev, e *viewEntry, res sessionResource) error {
+	if prev.sums == nil {
+		pb, err := g.scratchResource(g.l.session(prev.s, time.Time{}))
+		if err != nil {
+			return err
+		}
+		prev.sums = g.rowSums(pb)
+	}
+	b, err := g.scratchResource(res)
+	if err != nil {
+		return err
+	}
+	if e.sums = g.rowSums(b); e.sums[0] != prev.sums[0] {
+		f.updated = append(f.updated, idBytes{e.s.ID, bytes.Clone(b)})
+	}
+	return nil
+}
+
 func appendList(b []byte, list []idBytes) []byte {
 	for i, x := range list {
 		if i > 0 {
@@ -158,6 +182,9 @@ func appendList(b []byte, list []idBytes) []byte {
 // tens of µs a session: about a second for a snapshot of 10k busy sessions
 // (BenchmarkStreamSnapshotFields), against a few hundred ms for the bytes.
 func (g *group) appendResource(b []byte, res sessionResource) ([]byte, error) {
+	if g.columns != nil {
+		return g.appendRow(b, res)
+	}
 	names, all, flat := g.fields.Names()
 	if !g.fields.Empty() && !flat {
 		m, err := toMap(res)
@@ -204,7 +231,7 @@ func (e *encoder) encode(v any) ([]byte, error) {
 // scratchResource encodes res into the flush goroutine's buffer: the result
 // is valid until its next call.
 func (g *group) scratchResource(res sessionResource) ([]byte, error) {
-	if !g.fields.Empty() {
+	if !g.fields.Empty() || g.columns != nil {
 		// The buffer only holds bytes here (its encoder is never made):
 		// appending to AvailableBuffer and then writing what was appended
 		// reuses its storage, as bytes.Buffer documents.

@@ -15,11 +15,13 @@ import (
 // group is the connections sharing one filter, fieldset, interval and link
 // base. Its goroutine flushes the registry's changes into frames.
 type group struct {
-	h        *hub
-	key      string
-	l        linker
-	filter   query.Filter
-	fields   query.Fields
+	h      *hub
+	key    string
+	l      linker
+	filter query.Filter
+	fields query.Fields
+	// columns are a rows-format stream's fields, nil for resources.
+	columns  []string
 	interval time.Duration
 	refs     int // guarded by hub.mu
 
@@ -58,7 +60,7 @@ type viewEntry struct {
 
 func newGroup(h *hub, key string, l linker, q streamQuery) *group {
 	return &group{
-		h: h, key: key, l: l, filter: q.filter, fields: q.fields, interval: q.interval,
+		h: h, key: key, l: l, filter: q.filter, fields: q.fields, columns: q.columns, interval: q.interval,
 		ready:     make(chan struct{}),
 		quit:      make(chan struct{}),
 		seed:      maphash.MakeSeed(),
@@ -272,11 +274,12 @@ func (g *group) join(sub *subscriber, since streamSince, hasSince bool) joinPlan
 	if since.epoch != g.h.epoch || since.rev > current {
 		return g.snapshotLocked(sub, resetEpoch)
 	}
-	if since.rev > g.rev {
+	if since.rev > g.rev || since.rev == g.rev && current > g.rev {
 		// The client is ahead of this group's view (it came from a group
-		// that flushed later). The changes after the view's revision are
-		// pending in the group's subscription, so the next flush catches
-		// the view up.
+		// that flushed later), or level with it while the registry has
+		// moved on. The changes after the view's revision are pending in
+		// the group's subscription, so the next flush catches the view up,
+		// and the client then gets them at once rather than a bookmark.
 		return joinPlan{wait: g.flushed}
 	}
 	return g.catchUpLocked(sub, since.rev)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
-	"github.com/portico-db/portico/internal/precompress"
+	"github.com/portico-db/portico/cmd/precompress/compress"
 	"github.com/portico-db/portico/static"
 )
 
@@ -41,11 +41,11 @@ func testFS(t *testing.T) fstest.MapFS {
 		"static.go": {Data: []byte("package static")},
 	}
 	for name, data := range map[string][]byte{"app.js": appJS, "app.wasm": appWASM} {
-		br, err := precompress.Brotli(data)
+		br, err := compress.Brotli(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		gz, err := precompress.Gzip(data)
+		gz, err := compress.Gzip(data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,337 +1,390 @@
 //go:build js && wasm
 
-// Command wasm is the dashboard's live client. It opens the session stream
-// and keeps the server-rendered table current, rendering rows with the same
-// sessionrow code the server used for the first paint.
+// Command wasm is the dashboard's live client. The server renders every page
+// complete; this client then keeps it live from the session stream: the
+// sessions table (virtually scrolled, sorted and filtered in the browser),
+// the header's counts and chart, a session's detail page and the services
+// page's counts.
 //
-// It talks to the browser only through syscall/js, using the browser's own
-// WebSocket and JSON: net/http, fmt and encoding/json would each add hundreds
-// of kilobytes to the download.
+// It talks to the browser only through syscall/js and the browser's own
+// WebSocket, JSON and fetch. The stream is asked for its rows format: each
+// session is one string of its fields, so a frame costs one JSON.parse, one
+// join of its rows and one copy into Go, however many sessions it holds
+// (JSON.parse plus a js.Value Get per field costs about 100 ms at 10,000
+// sessions, and Go's own per-byte parsing in WASM is slower still). Rows are
+// decoded only when shown, sorted or filtered on. net/http, fmt and
+// encoding/json would each add hundreds of kilobytes to the download.
 //
-// The stream sends whole sessions in snapshots and added lists, and only the
-// changed attributes in updates, so the client keeps each row's fields to
-// merge updates into. Idle time is not streamed after a session is added: the
-// client derives it once a second from last_activity and the server's time.
-// After a disconnect it resumes from the last revision it applied.
+// Drawing happens in requestAnimationFrame, at most once a frame: the
+// visible window of rows is written with one innerHTML, so the cost of a
+// frame does not grow with the number of sessions.
 package main
 
 import (
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall/js"
 
-	"github.com/portico-db/portico/web/sessionrow"
+	"github.com/portico-db/portico/wasm/table"
+	"github.com/portico-db/portico/web/sessionview"
 )
 
 const (
 	minBackoffMS = 500
 	maxBackoffMS = 15000
+	// overscan rows are drawn above and below the visible ones, so a
+	// quick scroll does not show blank space before the next frame.
+	overscan = 8
+	// chartPoints is 15 minutes of one sample a second.
+	chartPoints = 900
 )
 
-// rowState is what the client knows of one session.
-type rowState struct {
-	row sessionrow.Row
-	// lastActivity is last_activity in Unix ms, NaN if the server sent none.
-	lastActivity float64
-	// idle and at are the idle seconds a whole resource carried and when it
-	// arrived (local ms): the fallback without last_activity.
-	idle, at float64
-}
-
-type client struct {
-	doc     js.Value
-	rows    js.Value // the <tbody>
-	status  js.Value
-	count   js.Value
-	json    js.Value
-	date    js.Value
-	backoff int
-
-	state map[string]*rowState
-	// epoch and rev are the last revision applied, for resuming.
-	epoch, rev string
-	// serverTime is the last changes or bookmark frame's time (Unix ms) and
-	// receivedAt when it arrived, local ms.
-	serverTime, receivedAt float64
-
-	// A snapshot may arrive in chunks; rows are gathered until the last one
-	// so the table never shows half a snapshot.
-	snapshot map[string]*rowState
-
-	onOpen, onMessage, onClose, reconnect, tick js.Func
-}
+var (
+	global = js.Global()
+	doc    = global.Get("document")
+)
 
 func main() {
-	doc := js.Global().Get("document")
-	c := &client{
-		doc:     doc,
-		rows:    doc.Call("getElementById", "session-rows"),
-		status:  doc.Call("getElementById", "stream-status"),
-		count:   doc.Call("getElementById", "session-count"),
-		json:    js.Global().Get("JSON"),
-		date:    js.Global().Get("Date"),
-		backoff: minBackoffMS,
-		state:   map[string]*rowState{},
+	global.Get("performance").Call("mark", "portico:wasm-start")
+	switch {
+	case byID("session-rows").Truthy():
+		newTablePage().start()
+	case byID("detail-root").Truthy():
+		newDetailPage().start()
+	case byID("services-table").Truthy():
+		newServicesPage().start()
+	default:
+		return
 	}
-	if c.rows.IsNull() {
-		return // not a page with a sessions table
-	}
-	c.onOpen = js.FuncOf(func(js.Value, []js.Value) any {
-		c.backoff = minBackoffMS
-		return nil
-	})
-	c.onMessage = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		c.handle(c.json.Call("parse", args[0].Get("data")))
-		return nil
-	})
-	c.onClose = js.FuncOf(func(js.Value, []js.Value) any {
-		c.setStatus("reconnecting")
-		c.snapshot = nil
-		// Jitter spreads a restart's reconnects.
-		wait := float64(c.backoff) * (0.5 + 0.5*js.Global().Get("Math").Call("random").Float())
-		js.Global().Call("setTimeout", c.reconnect, wait)
-		c.backoff = min(c.backoff*2, maxBackoffMS)
-		return nil
-	})
-	c.reconnect = js.FuncOf(func(js.Value, []js.Value) any {
-		c.connect()
-		return nil
-	})
-	c.tick = js.FuncOf(func(js.Value, []js.Value) any {
-		c.refreshIdle()
-		return nil
-	})
-	js.Global().Call("setInterval", c.tick, 1000)
-	c.connect()
 	select {} // callbacks run on this program's goroutines
 }
 
-func (c *client) connect() {
-	loc := js.Global().Get("location")
+func byID(id string) js.Value { return doc.Call("getElementById", id) }
+
+func now() int64 { return int64(global.Get("Date").Call("now").Float()) }
+
+// on adds an event listener that lives as long as the page.
+func on(target js.Value, event string, fn func(ev js.Value)) {
+	target.Call("addEventListener", event, js.FuncOf(func(_ js.Value, args []js.Value) any {
+		fn(args[0])
+		return nil
+	}))
+}
+
+// after runs fn once after ms milliseconds.
+func after(ms int, fn func()) {
+	var f js.Func
+	f = js.FuncOf(func(js.Value, []js.Value) any {
+		f.Release()
+		fn()
+		return nil
+	})
+	global.Call("setTimeout", f, ms)
+}
+
+func every(ms int, fn func()) {
+	global.Call("setInterval", js.FuncOf(func(js.Value, []js.Value) any {
+		fn()
+		return nil
+	}), ms)
+}
+
+func setText(el js.Value, text string) {
+	if el.Truthy() && el.Get("textContent").String() != text {
+		el.Set("textContent", text)
+	}
+}
+
+// stream keeps a session stream open, reconnecting with jittered
+// exponential backoff and resuming from the last revision applied.
+type stream struct {
+	path    string // path and query, without since
+	tb      *table.Table
+	status  js.Value
+	backoff int
+	// onFrame runs after each frame is applied; complete says the frame
+	// left the table whole.
+	onFrame func(f table.Frame, complete bool)
+}
+
+func (s *stream) connect() {
+	loc := global.Get("location")
 	scheme := "ws://"
 	if loc.Get("protocol").String() == "https:" {
 		scheme = "wss://"
 	}
-	url := scheme + loc.Get("host").String() + "/v1/sessions/stream"
-	if c.epoch != "" {
-		url += "?since=" + c.epoch + ":" + c.rev
+	url := scheme + loc.Get("host").String() + s.path
+	if s.tb.Epoch != "" {
+		url += "&since=" + s.tb.Epoch + ":" + s.tb.Rev
 	}
-	ws := js.Global().Get("WebSocket").New(url)
-	ws.Call("addEventListener", "open", c.onOpen)
-	ws.Call("addEventListener", "message", c.onMessage)
-	ws.Call("addEventListener", "close", c.onClose)
+	s.attach(global.Get("WebSocket").New(url), js.Undefined())
 }
 
-func (c *client) setStatus(state string) {
-	c.status.Call("setAttribute", "data-state", state)
-	c.status.Set("textContent", state)
+// adopt takes over the stream the page's loader opened before the client
+// started (static/boot.js), with the frames that have arrived on it, if it
+// opened the stream this client wants. It reports whether it did.
+func (s *stream) adopt() bool {
+	early := global.Get("porticoEarly")
+	if !early.Truthy() || early.Get("path").String() != s.path {
+		return false
+	}
+	global.Set("porticoEarly", js.Undefined())
+	early.Set("onFrame", js.FuncOf(func(js.Value, []js.Value) any { return nil }))
+	s.attach(early.Get("ws"), early)
+	return true
 }
 
-func (c *client) now() float64 { return c.date.Call("now").Float() }
-
-func (c *client) handle(msg js.Value) {
-	switch msg.Get("type").String() {
-	case "snapshot":
-		if c.snapshot == nil {
-			c.snapshot = map[string]*rowState{}
+// attach listens to ws. early, when set, holds frames that arrived before,
+// and whether the socket has opened or closed already.
+func (s *stream) attach(ws js.Value, early js.Value) {
+	var onOpen, onMessage, onClose js.Func
+	onOpen = js.FuncOf(func(js.Value, []js.Value) any {
+		s.backoff = minBackoffMS
+		return nil
+	})
+	onMessage = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		f, ok := decodeFrame(args[0].Get("data"))
+		if !ok {
+			return nil
 		}
-		data := msg.Get("data")
-		var html []string
-		for i := range data.Length() {
-			st := c.whole(data.Index(i))
-			c.snapshot[st.row.ID] = st
+		complete := s.tb.Apply(f, now())
+		if complete {
+			s.setStatus("live")
 		}
-		if msg.Get("more").Truthy() {
-			return
-		}
-		c.state, c.snapshot = c.snapshot, nil
-		ids := make([]string, 0, len(c.state))
-		for id := range c.state {
-			ids = append(ids, id)
-		}
-		sortIDs(ids)
-		for _, id := range ids {
-			html = append(html, c.state[id].row.HTML())
-		}
-		c.rows.Set("innerHTML", strings.Join(html, ""))
-		c.epoch, c.rev = msg.Get("epoch").String(), msg.Get("rev").String()
-		c.setStatus("live")
-	case "changes":
-		c.clock(msg)
-		removed := msg.Get("removed")
-		for i := range removed.Length() {
-			id := removed.Index(i).String()
-			delete(c.state, id)
-			if el := c.row(id); !el.IsNull() {
-				el.Call("remove")
-			}
-		}
-		added := msg.Get("added")
-		for i := range added.Length() {
-			st := c.whole(added.Index(i))
-			c.state[st.row.ID] = st
-			c.insert(st.row)
-		}
-		updated := msg.Get("updated")
-		for i := range updated.Length() {
-			c.update(updated.Index(i))
-		}
-		c.epoch, c.rev = msg.Get("epoch").String(), msg.Get("rev").String()
-		c.setStatus("live")
-	case "bookmark":
-		c.clock(msg)
-		c.epoch, c.rev = msg.Get("epoch").String(), msg.Get("rev").String()
-		c.setStatus("live")
-	case "reset":
-		// Start over: what we hold is no base to resume from.
-		c.snapshot, c.epoch, c.rev = nil, "", ""
-	}
-	c.count.Set("textContent", strconv.Itoa(c.rows.Get("childElementCount").Int()))
-}
-
-// clock notes the server's time from a frame.
-func (c *client) clock(msg js.Value) {
-	if t := c.date.Call("parse", msg.Get("time")).Float(); !math.IsNaN(t) {
-		c.serverTime, c.receivedAt = t, c.now()
-	}
-}
-
-func (c *client) row(id string) js.Value {
-	return c.doc.Call("getElementById", sessionrow.DOMID(id))
-}
-
-// insert keeps rows in id order, replacing the session's row if it has one
-// (a resume resends sessions the client may hold). New sessions have the
-// highest ids, so the scan from the end usually stops at once.
-func (c *client) insert(r sessionrow.Row) {
-	if old := c.row(r.ID); !old.IsNull() {
-		old.Call("remove")
-	}
-	n, _ := strconv.ParseUint(r.ID, 10, 64)
-	html := r.HTML()
-	for el := c.rows.Get("lastElementChild"); !el.IsNull(); el = el.Get("previousElementSibling") {
-		other, _ := strconv.ParseUint(el.Get("dataset").Get("sessionId").String(), 10, 64)
-		if other < n {
-			el.Call("insertAdjacentHTML", "afterend", html)
-			return
-		}
-	}
-	c.rows.Call("insertAdjacentHTML", "afterbegin", html)
-}
-
-// whole reads a whole session resource.
-func (c *client) whole(res js.Value) *rowState {
-	attrs := res.Get("attributes")
-	st := &rowState{
-		row: sessionrow.Row{
-			ID:        res.Get("id").String(),
-			User:      str(attrs.Get("user")),
-			Remote:    str(attrs.Get("remote")),
-			Service:   service(res),
-			State:     str(attrs.Get("state")),
-			Connected: str(attrs.Get("connected")),
-		},
-		lastActivity: c.parseTime(attrs.Get("last_activity")),
-		at:           c.now(),
-	}
-	if idle := attrs.Get("idle"); idle.Type() == js.TypeNumber {
-		st.idle = idle.Float()
-	}
-	st.row.Idle = formatIdle(st.idle)
-	return st
-}
-
-// update merges an update's attributes into the session's row.
-func (c *client) update(res js.Value) {
-	st, ok := c.state[res.Get("id").String()]
-	if !ok {
+		s.onFrame(f, complete)
+		return nil
+	})
+	onClose = js.FuncOf(func(js.Value, []js.Value) any {
+		onOpen.Release()
+		onMessage.Release()
+		onClose.Release()
+		s.tb.Disconnected()
+		s.setStatus("reconnecting")
+		// Jitter spreads a restart's reconnects.
+		wait := float64(s.backoff) * (0.5 + 0.5*global.Get("Math").Call("random").Float())
+		after(int(wait), s.connect)
+		s.backoff = min(s.backoff*2, maxBackoffMS)
+		return nil
+	})
+	ws.Call("addEventListener", "open", onOpen)
+	ws.Call("addEventListener", "message", onMessage)
+	ws.Call("addEventListener", "close", onClose)
+	if early.IsUndefined() || early.IsNull() {
 		return
 	}
-	attrs := res.Get("attributes")
-	if attrs.Type() == js.TypeObject {
-		for _, f := range []struct {
-			name string
-			dst  *string
-		}{{"user", &st.row.User}, {"remote", &st.row.Remote}, {"state", &st.row.State}, {"connected", &st.row.Connected}} {
-			if v := attrs.Get(f.name); !v.IsUndefined() {
-				*f.dst = str(v) // null, for a removed attribute, reads as ""
-			}
+	frames := early.Get("frames")
+	for i := range frames.Length() {
+		onMessage.Invoke(map[string]any{"data": frames.Index(i)})
+	}
+	if early.Get("closed").Truthy() {
+		onClose.Invoke()
+	}
+}
+
+// decodeFrame reads a rows-format frame with the browser's JSON parser.
+func decodeFrame(text js.Value) (f table.Frame, ok bool) {
+	defer func() {
+		if r := recover(); r != nil { // JSON.parse threw
+			global.Get("console").Call("error", "portico: bad stream frame")
+			ok = false
 		}
-		if v := attrs.Get("last_activity"); !v.IsUndefined() {
-			st.lastActivity = c.parseTime(v)
+	}()
+	msg := global.Get("JSON").Call("parse", text)
+	str := func(name string) string {
+		if v := msg.Get(name); v.Type() == js.TypeString {
+			return v.String()
 		}
-	}
-	if rel := res.Get("relationships"); rel.Type() == js.TypeObject {
-		st.row.Service = service(res)
-	}
-	st.row.Idle = formatIdle(c.idle(st))
-	if el := c.row(st.row.ID); !el.IsNull() {
-		el.Set("outerHTML", st.row.HTML())
-	}
-}
-
-// idle is the session's idle seconds now.
-func (c *client) idle(st *rowState) float64 {
-	now := c.now()
-	var d float64
-	if !math.IsNaN(st.lastActivity) && c.serverTime > 0 {
-		d = (c.serverTime + now - c.receivedAt - st.lastActivity) / 1000
-	} else {
-		d = st.idle + (now-st.at)/1000
-	}
-	return max(d, 0)
-}
-
-// refreshIdle rewrites the idle cells whose text changed.
-func (c *client) refreshIdle() {
-	for _, st := range c.state {
-		idle := formatIdle(c.idle(st))
-		if idle == st.row.Idle {
-			continue
-		}
-		st.row.Idle = idle
-		if el := c.row(st.row.ID); !el.IsNull() {
-			if cell := el.Call("querySelector", `[data-testid="session-idle"]`); !cell.IsNull() {
-				cell.Set("textContent", idle)
-			}
-		}
-	}
-}
-
-func (c *client) parseTime(v js.Value) float64 {
-	if v.Type() != js.TypeString {
-		return math.NaN()
-	}
-	return c.date.Call("parse", v).Float()
-}
-
-// formatIdle prints seconds at MaxScale's 0.1 s resolution, rounding down.
-func formatIdle(s float64) string {
-	return strconv.FormatFloat(math.Floor(s*10)/10, 'f', 1, 64)
-}
-
-func str(v js.Value) string {
-	if v.Type() != js.TypeString {
 		return ""
 	}
-	return v.String()
-}
-
-func service(res js.Value) string {
-	if data := res.Get("relationships").Get("services").Get("data"); data.Type() == js.TypeObject && data.Length() > 0 {
-		return data.Index(0).Get("id").String()
-	}
-	return ""
-}
-
-// sortIDs sorts decimal ids numerically: shorter is smaller.
-func sortIDs(ids []string) {
-	slices.SortFunc(ids, func(a, b string) int {
-		if len(a) != len(b) {
-			return len(a) - len(b)
+	rows := func(name string) string {
+		if v := msg.Get(name); v.Truthy() && v.Length() > 0 {
+			return v.Call("join", "\x1e").String()
 		}
-		return strings.Compare(a, b)
+		return ""
+	}
+	f = table.Frame{Type: str("type"), Epoch: str("epoch"), Rev: str("rev"), Reason: str("reason"), More: msg.Get("more").Truthy()}
+	if t := str("time"); t != "" {
+		f.Time = int64(global.Get("Date").Call("parse", t).Float())
+	}
+	if f.Type == "snapshot" {
+		f.Rows = rows("data")
+	} else {
+		f.Rows, f.Updated = rows("added"), rows("updated")
+	}
+	if removed := msg.Get("removed"); removed.Truthy() && removed.Length() > 0 {
+		for _, id := range strings.Split(removed.Call("join", ",").String(), ",") {
+			if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+				f.Removed = append(f.Removed, n)
+			}
+		}
+	}
+	return f, true
+}
+
+func (s *stream) setStatus(state string) {
+	if s.status.Get("dataset").Get("state").String() == state {
+		return
+	}
+	s.status.Get("dataset").Set("state", state)
+	s.status.Set("textContent", state)
+}
+
+// fetchText calls fetch and hands fn the status and body text, or status 0
+// and the error's message if the request failed.
+func fetchText(url, method, body string, fn func(status int, text string)) {
+	init := map[string]any{
+		"method":      method,
+		"credentials": "same-origin",
+		"headers":     map[string]any{"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"},
+	}
+	if body != "" {
+		init["body"] = body
+	}
+	var then, fail js.Func
+	release := func() { then.Release(); fail.Release() }
+	fail = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		release()
+		fn(0, args[0].Call("toString").String())
+		return nil
 	})
+	then = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resp := args[0]
+		status := resp.Get("status").Int()
+		var got js.Func
+		got = js.FuncOf(func(_ js.Value, args []js.Value) any {
+			got.Release()
+			release()
+			fn(status, args[0].String())
+			return nil
+		})
+		resp.Call("text").Call("then", got, fail)
+		return nil
+	})
+	global.Call("fetch", url, init).Call("then", then, fail)
+}
+
+// apiError is the detail of a JSON:API error document, for showing.
+func apiError(status int, text string) string {
+	if status == 0 {
+		return "Portico could not be reached: " + text
+	}
+	msg := "HTTP " + strconv.Itoa(status)
+	defer func() { _ = recover() }() // a body that is not JSON keeps msg
+	doc := global.Get("JSON").Call("parse", text)
+	if errs := doc.Get("errors"); errs.Truthy() && errs.Length() > 0 {
+		msg += ": " + errs.Index(0).Get("detail").String()
+	}
+	return msg
+}
+
+// toast shows a short message at the bottom of the page.
+func toast(text string, isError bool) {
+	el := byID("toast")
+	if !el.Truthy() {
+		return
+	}
+	el.Set("textContent", text)
+	el.Get("classList").Call("toggle", "error", isError)
+	el.Set("hidden", false)
+	shown := text
+	after(5000, func() {
+		if el.Get("textContent").String() == shown {
+			el.Set("hidden", true)
+		}
+	})
+}
+
+// killer runs the kill dialog: it asks, sends DELETE, and reports.
+type killer struct {
+	dialog, id, identity, errBox, ttl, confirm js.Value
+	target                                     uint64
+	// onDone runs after a successful kill.
+	onDone func(id uint64, ttl string)
+}
+
+func newKiller() *killer {
+	k := &killer{dialog: byID("kill-dialog"), id: byID("kill-id"), identity: byID("kill-identity"),
+		errBox: byID("kill-error"), ttl: byID("kill-ttl-seconds"), confirm: byID("kill-confirm")}
+	if !k.dialog.Truthy() {
+		return k
+	}
+	on(byID("kill-cancel"), "click", func(js.Value) { k.dialog.Call("close") })
+	on(k.confirm, "click", func(js.Value) { k.send() })
+	on(k.ttl, "focus", func(js.Value) {
+		k.dialog.Call("querySelector", `[data-testid="kill-ttl"]`).Set("checked", true)
+	})
+	return k
+}
+
+func (k *killer) open(id uint64, identity string) {
+	if !k.dialog.Truthy() {
+		return
+	}
+	k.target = id
+	setText(k.id, strconv.FormatUint(id, 10))
+	setText(k.identity, identity)
+	k.errBox.Set("hidden", true)
+	k.confirm.Set("disabled", false)
+	k.dialog.Call("querySelector", `[data-testid="kill-now"]`).Set("checked", true)
+	k.dialog.Call("showModal")
+	k.confirm.Call("focus")
+}
+
+func (k *killer) send() {
+	id := k.target
+	url := "/v1/sessions/" + strconv.FormatUint(id, 10)
+	ttl := ""
+	if k.dialog.Call("querySelector", `[data-testid="kill-ttl"]`).Get("checked").Bool() {
+		ttl = strings.TrimSpace(k.ttl.Get("value").String())
+		if n, err := strconv.Atoi(ttl); err != nil || n < 1 {
+			k.showError("Enter a whole number of seconds, 1 or more.")
+			return
+		}
+		url += "?ttl=" + ttl
+	}
+	k.confirm.Set("disabled", true)
+	fetchText(url, "DELETE", "", func(status int, text string) {
+		k.confirm.Set("disabled", false)
+		if status < 200 || status > 299 {
+			k.showError("The kill failed. " + apiError(status, text))
+			return
+		}
+		k.dialog.Call("close")
+		if k.onDone != nil {
+			k.onDone(id, ttl)
+		}
+	})
+}
+
+func (k *killer) showError(msg string) {
+	k.errBox.Set("textContent", msg)
+	k.errBox.Set("hidden", false)
+}
+
+func identity(s sessionview.Session) string {
+	var b strings.Builder
+	b.WriteString(s.User)
+	b.WriteString("@")
+	b.WriteString(s.Remote)
+	b.WriteString(" on ")
+	b.WriteString(s.Service)
+	if s.Server != "" {
+		b.WriteString(" (" + s.Server + " #" + strconv.FormatUint(uint64(s.ServerConn), 10) + ")")
+	}
+	if s.Statement != "" {
+		st := s.Statement
+		if len(st) > 120 {
+			st = st[:120] + "…"
+		}
+		b.WriteString(" — ")
+		b.WriteString(st)
+	}
+	return b.String()
+}
+
+func killedMessage(id uint64, ttl string) string {
+	if ttl != "" {
+		return "Session " + strconv.FormatUint(id, 10) + " will be killed after " + ttl + " s idle."
+	}
+	return "Session " + strconv.FormatUint(id, 10) + " killed."
 }

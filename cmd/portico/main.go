@@ -36,7 +36,10 @@ import (
 
 // The pages are the server's sign-in form too; the server cannot name the web
 // package, so the guard lives where the two meet.
-var _ server.LoginPage = (*web.Pages)(nil)
+var (
+	_ server.LoginPage = (*web.Pages)(nil)
+	_ web.AssetURLs    = (*static.Assets)(nil)
+)
 
 //go:embed portico.cnf
 var defaultConfig []byte
@@ -243,7 +246,7 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 	}
 	// Traffic counters reach stream clients through revisions, once a second.
 	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
-	pages := web.NewPages(a.registry, logger.With("component", "web"))
+	pages := web.NewPages(a.registry, &a.cfg.Topology, assets, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
 		Topology:    &a.cfg.Topology,

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/portico-db/portico/internal/precompress"
+	"github.com/portico-db/portico/cmd/precompress/compress"
 )
 
 func main() {
@@ -22,7 +22,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: precompress [DIR]")
 		os.Exit(2)
 	}
-	written, err := precompress.Dir(dir)
+	written, err := compress.Dir(dir)
 	if err != nil {
 		slog.Error("precompress failed", "dir", dir, "err", err)
 		os.Exit(1)

@@ -1,8 +1,8 @@
-// Package precompress writes the brotli and gzip variants of the dashboard's
+// Package compress writes the brotli and gzip variants of the dashboard's
 // assets at build time, so the server sends the smallest encoding without
 // compressing per request. It is a build tool's code: the portico binary must
 // not import it, or brotli's encoder would be linked into it.
-package precompress
+package compress
 
 import (
 	"bytes"
