@@ -458,7 +458,7 @@ func (d *Scanner) Skip() {
 	case Number:
 		d.Float()
 	case String:
-		d.String()
+		_ = d.String()
 	case Array:
 		d.Array(d.Skip)
 	case Object:
