@@ -50,7 +50,7 @@ func openBusySession(reg *core.Registry, i int, at time.Time) *core.Handle {
 
 // fieldsGroup is a started group with fieldset fields over n busy
 // sessions, for timing snapshots.
-func fieldsGroup(b *testing.B, n int, fields string) *group {
+func fieldsGroup(b *testing.B, n int, fields string, rows bool) *group {
 	b.Helper()
 	reg := core.NewRegistry(nil)
 	at := time.Now().Add(-time.Minute)
@@ -60,6 +60,12 @@ func fieldsGroup(b *testing.B, n int, fields string) *group {
 	q := streamQuery{interval: time.Hour}
 	if fields != "" {
 		q.fields = parseSessionFields(b, fields)
+	}
+	if rows {
+		var err error
+		if q.columns, err = rowColumns(q.fields); err != nil {
+			b.Fatal(err)
+		}
 	}
 	g := newGroup(newHub(reg, "bench", StreamConfig{}, slog.New(slog.DiscardHandler)), "k", linker{base: "http://127.0.0.1:8989/v1"}, q)
 	go g.start()
@@ -72,13 +78,17 @@ func fieldsGroup(b *testing.B, n int, fields string) *group {
 // joining with a fieldset: the dashboard's (every path one name), one with
 // a nested path (which takes the generic path), and none, for comparison.
 func BenchmarkStreamSnapshotFields(b *testing.B) {
-	for _, bc := range []struct{ name, fields string }{
-		{"none", ""},
-		{"dashboard", dashboardFields},
-		{"nested", "state,user,memory/total"},
+	for _, bc := range []struct {
+		name, fields string
+		rows         bool
+	}{
+		{"none", "", false},
+		{"dashboard", dashboardFields, false},
+		{"dashboard-rows", dashboardFields, true},
+		{"nested", "state,user,memory/total", false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchSnapshots(b, fieldsGroup(b, 10_000, bc.fields))
+			benchSnapshots(b, fieldsGroup(b, 10_000, bc.fields, bc.rows))
 		})
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"hash/maphash"
+	"slices"
 
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/server/query"
@@ -37,6 +38,15 @@ func rowColumns(fields query.Fields) ([]string, error) {
 
 // appendRow appends res in the rows format, as a JSON string.
 func (g *group) appendRow(dst []byte, res sessionResource) ([]byte, error) {
+	// The costliest members to encode and then skip are the ones a row
+	// seldom carries: drop them first unless they are columns.
+	a := &res.Attributes
+	if !slices.Contains(g.columns, "queries") {
+		a.Queries = nil
+	}
+	if !slices.Contains(g.columns, "client") {
+		a.Client.ConnectionAttributes = nil
+	}
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
 	enc, err := e.encode(res)

@@ -60,7 +60,7 @@ func NewPages(sessions Sessions, topo *core.Topology, assets AssetURLs, logger *
 	}
 	p := &Pages{
 		sessions: sessions, topo: topo, log: logger, mux: http.NewServeMux(),
-		assets: Assets{CSS: url("portico.css"), WasmExec: url("wasm_exec.js"), Boot: url("boot.js"), Wasm: url("portico.wasm")},
+		assets: Assets{CSS: url("portico.css"), Icon: url("favicon.svg"), WasmExec: url("wasm_exec.js"), Boot: url("boot.js"), Wasm: url("portico.wasm")},
 	}
 	p.mux.HandleFunc("GET /{$}", p.home)
 	p.mux.HandleFunc("GET /sessions/{id}", p.detail)
