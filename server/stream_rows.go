@@ -12,7 +12,8 @@ import (
 // The rows format (`format=rows`) sends each session as one JSON string
 // instead of a resource object: its id and then the JSON value of each
 // field the fieldset names, in the order named, separated by the ASCII unit
-// separator (U+001F). A session that lacks a field has an empty value
+// separator (U+001F). A relationship's value is its data, the array of
+// resource identifiers. A session that lacks a field has an empty value
 // there. Frames keep their JSON shape; only the members of data, added and
 // updated change, and an update carries the whole row.
 //
@@ -79,10 +80,24 @@ func (g *group) appendRow(dst []byte, res sessionResource) ([]byte, error) {
 		if v, ok := memberValue(attrs, col); ok {
 			dst = appendEscaped(dst, v)
 		} else if v, ok := memberValue(rels, col); ok {
-			dst = appendEscaped(dst, v)
+			dst = appendEscaped(dst, relationshipData(v))
 		}
 	}
 	return append(dst, '"'), nil
+}
+
+// relationshipData is a relationship's data, the array of resource
+// identifiers: its links would only make every row longer.
+func relationshipData(rel []byte) []byte {
+	var buf [4]member
+	members, err := splitObject(rel, buf[:0])
+	if err != nil {
+		return rel
+	}
+	if v, ok := memberValue(members, "data"); ok {
+		return v
+	}
+	return rel
 }
 
 func memberValue(list []member, name string) ([]byte, bool) {

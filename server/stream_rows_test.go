@@ -49,7 +49,7 @@ func TestStreamRowsFormat(t *testing.T) {
 	// id, user (escaped as JSON), nope (absent: empty), services (the
 	// relationship object), state.
 	if len(cols) != 5 || cols[0] != id || cols[1] != `"al\"ice\\"` || cols[2] != "" ||
-		!strings.Contains(cols[3], `"data":[{"id":"RW-Split-Router","type":"services"}]`) || cols[4] != `"Session Allocated"` {
+		cols[3] != `[{"id":"RW-Split-Router","type":"services"}]` || cols[4] != `"Session Allocated"` {
 		t.Fatalf("snapshot row columns %q", cols)
 	}
 

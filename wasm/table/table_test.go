@@ -18,7 +18,7 @@ const answered = `{"command":"COM_QUERY","statement":"SELECT 1","received":"2017
 func row(id, user, state, service string) string {
 	return strings.Join([]string{id, `"` + state + `"`, `"` + user + `"`, `"127.0.0.1"`, `"Mon Jul 17 11:10:39 2017"`,
 		`"2017-07-17T09:11:58.5Z"`, `2`, `300`, `900`, `2`, `[{"server":"server1","connection_id":77}]`, answered,
-		`{"links":{"self":"x"},"data":[{"id":"` + service + `","type":"services"}]}`}, "\x1f")
+		`[{"id":"` + service + `","type":"services"}]`}, "\x1f")
 }
 
 func rows(r ...string) string { return strings.Join(r, "\x1e") }
