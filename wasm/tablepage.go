@@ -14,6 +14,7 @@ import (
 // tablePage drives the sessions page.
 type tablePage struct {
 	tb     *table.Table
+	screen table.Screen
 	stream *stream
 	kill   *killer
 
@@ -29,6 +30,8 @@ type tablePage struct {
 	dirty, scheduled bool
 	// expiring says a redraw is due for marks running out.
 	expiring bool
+	// rowCount is the number of rows the view shows.
+	rowCount int
 	drawFn   js.Func
 	samples  []int
 }
@@ -124,12 +127,9 @@ func (p *tablePage) draw() {
 	first := max(top/sessionview.RowHeight-overscan, 0)
 	count := height/sessionview.RowHeight + 2*overscan + 1
 	first = min(first, max(n-count, 0))
-	var b strings.Builder
-	b.Grow(count * 1100)
-	spacer(&b, first*sessionview.RowHeight)
-	p.tb.Render(&b, first, count, t)
-	spacer(&b, max(n-first-count, 0)*sessionview.RowHeight)
-	p.rows.Set("innerHTML", b.String())
+	ids, html := p.tb.Window(first, count, t)
+	patch := p.screen.Update(ids, html, first*sessionview.RowHeight, max(n-first-count, 0)*sessionview.RowHeight)
+	p.apply(patch)
 
 	live := p.tb.Live()
 	setText(p.count, strconv.Itoa(live))
@@ -141,7 +141,10 @@ func (p *tablePage) draw() {
 	} else {
 		setText(p.shown, strconv.Itoa(live)+" shown")
 	}
-	doc.Call("getElementById", "sessions-table").Call("setAttribute", "aria-rowcount", n+1)
+	if n != p.rowCount {
+		p.rowCount = n
+		doc.Call("getElementById", "sessions-table").Call("setAttribute", "aria-rowcount", n+1)
+	}
 	if !p.live {
 		p.live = true
 		if p.note.Truthy() {
@@ -157,15 +160,28 @@ func (p *tablePage) draw() {
 	}
 }
 
-// spacer stands in for the rows outside the window, so the scrollbar
-// reflects the whole table.
-func spacer(b *strings.Builder, px int) {
-	if px <= 0 {
+// apply makes the page show a patch: the whole body at once, or the rows
+// and cells that changed.
+func (p *tablePage) apply(patch table.Patch) {
+	if patch.Full != "" {
+		p.rows.Set("innerHTML", patch.Full)
 		return
 	}
-	b.WriteString(`<tr class="spacer" aria-hidden="true"><td colspan="13" style="height:`)
-	b.WriteString(strconv.Itoa(px))
-	b.WriteString(`px"></td></tr>`)
+	children := p.rows.Get("children")
+	if patch.Top >= 0 {
+		children.Index(0).Get("firstElementChild").Get("style").Set("height", strconv.Itoa(patch.Top)+"px")
+	}
+	if patch.Bottom >= 0 {
+		children.Index(children.Length()-1).Get("firstElementChild").Get("style").Set("height", strconv.Itoa(patch.Bottom)+"px")
+	}
+	for _, r := range patch.Rows {
+		children.Index(r.Index+1).Set("outerHTML", r.HTML)
+	}
+	for _, r := range patch.Idle {
+		if cell := children.Index(r.Index+1).Call("querySelector", `[data-testid="session-idle"]`); cell.Truthy() {
+			cell.Set("textContent", r.HTML)
+		}
+	}
 }
 
 func (p *tablePage) click(ev js.Value) {

@@ -371,9 +371,12 @@ func (t *Table) Render(b *strings.Builder, first, n int, now int64) {
 	sn := t.ServerNow(now)
 	end := min(first+n, len(t.order))
 	for i := max(first, 0); i < end; i++ {
-		e := t.order[i]
-		sessionview.Row{Session: t.sessionOf(e), Now: sn, Mark: e.mark, Selected: e.id == t.Selected}.AppendHTML(b)
+		t.row(t.order[i], sn).AppendHTML(b)
 	}
+}
+
+func (t *Table) row(e *entry, serverNow int64) sessionview.Row {
+	return sessionview.Row{Session: t.sessionOf(e), Now: serverNow, Mark: e.mark, Selected: e.id == t.Selected}
 }
 
 // Users lists the distinct users of live sessions, sorted, for the user
