@@ -18,10 +18,11 @@ import (
 	"github.com/portico-db/portico/web/sessionview"
 )
 
-// FirstPaintRows is how many rows the server renders. The live client then
-// shows them all, virtually scrolled; without JavaScript the page says how
-// many more there are.
-const FirstPaintRows = 100
+// FirstPaintRows is how many rows the server renders: a tall screen's worth,
+// so the first paint is quick. The live client then shows them all,
+// virtually scrolled; without JavaScript the page says how many more there
+// are and the search narrows them down.
+const FirstPaintRows = 50
 
 // Sessions is what the pages need from the session registry.
 type Sessions interface {
