@@ -98,9 +98,12 @@ func (t *Table) haystack(e *entry) string {
 }
 
 func (t *Table) newEntry(id uint64, row string) *entry {
-	e := &entry{id: id, raw: row}
+	// A copy, not a slice of the frame's text: one session left unchanged
+	// would otherwise keep a whole frame alive, and WASM memory never
+	// shrinks.
+	e := &entry{id: id, raw: strings.Clone(row)}
 	if len(t.columns) > 0 && t.columns[0] == "state" {
-		e.state = firstColumn(row)
+		e.state = firstColumn(e.raw)
 	}
 	return e
 }
