@@ -35,8 +35,6 @@ const (
 	// overscan rows are drawn above and below the visible ones, so a
 	// quick scroll does not show blank space before the next frame.
 	overscan = 8
-	// chartPoints is 15 minutes of one sample a second.
-	chartPoints = 900
 )
 
 var (

@@ -56,6 +56,10 @@ func newTablePage() *tablePage {
 	for _, k := range sessionview.States {
 		p.states[k] = byID("state-count-" + k)
 	}
+	// The server's history: the chart goes on from where it drew it.
+	if p.chart.Truthy() {
+		p.samples = sessionview.DecodeSamples(p.chart.Get("dataset").Get("history").String())
+	}
 	p.stream = &stream{
 		path:    sessionview.StreamPath(table.Columns),
 		tb:      p.tb,
@@ -350,11 +354,10 @@ func (p *tablePage) sample() {
 		return
 	}
 	p.samples = append(p.samples, p.tb.Live())
-	if len(p.samples) > chartPoints {
-		p.samples = p.samples[len(p.samples)-chartPoints:]
+	if len(p.samples) > sessionview.ChartWidth {
+		p.samples = p.samples[len(p.samples)-sessionview.ChartWidth:]
 	}
-	d, top := table.ChartPath(p.samples, chartPoints, 60)
-	p.chart.Set("innerHTML", `<path class="area" d="`+d+` L`+strconv.Itoa(chartPoints)+`,60 L`+
-		strconv.Itoa(chartPoints-len(p.samples)+1)+`,60 Z"/><path class="line" d="`+d+`"/>`)
-	setText(p.chartMax, "max "+strconv.Itoa(top))
+	c := sessionview.Chart{Samples: p.samples}
+	p.chart.Set("innerHTML", c.HTML())
+	setText(p.chartMax, "max "+strconv.Itoa(c.Max()))
 }

@@ -31,6 +31,11 @@ type Sessions interface {
 	Now() time.Time
 }
 
+// History is the recent session counts, one a second, oldest first.
+type History interface {
+	Samples() []int
+}
+
 // AssetURLs names the content-hashed URL of a static file.
 type AssetURLs interface {
 	URL(name string) string
@@ -38,6 +43,7 @@ type AssetURLs interface {
 
 var (
 	_ Sessions = (*core.Registry)(nil)
+	_ History  = (*core.CountHistory)(nil)
 	_ g.Node   = sessionview.Row{}
 	_ g.Node   = sessionview.Badge{}
 	_ g.Node   = sessionview.Detail{}
@@ -47,20 +53,21 @@ var (
 type Pages struct {
 	sessions Sessions
 	topo     *core.Topology
+	history  History
 	assets   Assets
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
 
-// NewPages returns the page handlers. assets may be nil, for plain
-// /static/ URLs.
-func NewPages(sessions Sessions, topo *core.Topology, assets AssetURLs, logger *slog.Logger) *Pages {
+// NewPages returns the page handlers. history may be nil, for a chart that
+// starts empty, and assets nil, for plain /static/ URLs.
+func NewPages(sessions Sessions, topo *core.Topology, history History, assets AssetURLs, logger *slog.Logger) *Pages {
 	url := func(name string) string { return "/static/" + name }
 	if assets != nil {
 		url = assets.URL
 	}
 	p := &Pages{
-		sessions: sessions, topo: topo, log: logger, mux: http.NewServeMux(),
+		sessions: sessions, topo: topo, history: history, log: logger, mux: http.NewServeMux(),
 		assets: Assets{CSS: url("portico.css"), Icon: url("favicon.svg"), WasmExec: url("wasm_exec.js"), Boot: url("boot.js"), Wasm: url("portico.wasm")},
 	}
 	p.mux.HandleFunc("GET /{$}", p.home)
@@ -83,6 +90,9 @@ func (p *Pages) home(w http.ResponseWriter, r *http.Request) {
 	now := p.sessions.Now().UnixMilli()
 
 	vm := SessionsPage{Chrome: p.chrome("Sessions", "sessions"), View: view, Rev: strconv.FormatUint(rev, 10), Total: len(list)}
+	if p.history != nil {
+		vm.Chart.Samples = p.history.Samples()
+	}
 	counts := map[string]int{}
 	matching := make([]sessionview.Session, 0, len(list))
 	connected := make(map[uint64]time.Time, min(len(list), FirstPaintRows))

@@ -90,6 +90,11 @@ var topo = &core.Topology{
 	Listeners: []core.Listener{{Name: "RW-Listener", Service: "RW-Split-Router", Address: "127.0.0.1", Port: 4006}},
 }
 
+// fixedHistory stands in for core.CountHistory.
+type fixedHistory []int
+
+func (h fixedHistory) Samples() []int { return h }
+
 // hashed stands in for static.Assets.
 type hashed struct{}
 
@@ -102,7 +107,7 @@ func newFixture(fill func(t *testing.T, clk *clock, reg *core.Registry)) func(t 
 		if fill != nil {
 			fill(t, clk, reg)
 		}
-		return fixture{clk: clk, reg: reg, pages: web.NewPages(reg, topo, hashed{}, slog.New(slog.DiscardHandler))}
+		return fixture{clk: clk, reg: reg, pages: web.NewPages(reg, topo, fixedHistory{3, 2, 3}, hashed{}, slog.New(slog.DiscardHandler))}
 	}
 }
 

@@ -246,7 +246,10 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 	}
 	// Traffic counters reach stream clients through revisions, once a second.
 	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
-	pages := web.NewPages(a.registry, &a.cfg.Topology, assets, logger.With("component", "web"))
+	// The dashboard's chart shows 15 minutes at one sample a second.
+	history := core.NewCountHistory(15 * 60)
+	a.wg.Go(func() { history.Run(ctx, a.registry, time.Second) })
+	pages := web.NewPages(a.registry, &a.cfg.Topology, history, assets, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
 		Topology:    &a.cfg.Topology,

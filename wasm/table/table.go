@@ -9,7 +9,6 @@ package table
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/portico-db/portico/web/sessionview"
@@ -395,30 +394,6 @@ func (t *Table) Users() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// ChartPath is an SVG path drawing samples as a line in a width x height
-// box, the newest at the right edge, scaled so the largest sample nearly
-// fills the height. It returns the path and the largest sample.
-func ChartPath(samples []int, width, height int) (string, int) {
-	top := 1
-	for _, v := range samples {
-		top = max(top, v)
-	}
-	var b strings.Builder
-	start := width - len(samples) + 1
-	for i, v := range samples {
-		if i == 0 {
-			b.WriteByte('M')
-		} else {
-			b.WriteString(" L")
-		}
-		b.WriteString(strconv.Itoa(start + i))
-		b.WriteByte(',')
-		y := float64(height) - 2 - float64(v)/float64(top)*float64(height-4)
-		b.WriteString(strconv.FormatFloat(y, 'f', 1, 64))
-	}
-	return b.String(), top
 }
 
 func sortPairs(p []sessionview.Pair) {

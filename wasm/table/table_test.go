@@ -203,27 +203,6 @@ func TestDecodeDetail(t *testing.T) {
 	}
 }
 
-func TestChartPath(t *testing.T) {
-	tests := []struct {
-		name    string
-		samples []int
-		path    string
-		top     int
-	}{
-		{"empty", nil, "", 1},
-		{"newest at the right edge", []int{0, 5, 10}, "M8,58.0 L9,30.0 L10,2.0", 10},
-		{"all zero keeps a flat line", []int{0, 0}, "M9,58.0 L10,58.0", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path, top := table.ChartPath(tt.samples, 10, 60)
-			if path != tt.path || top != tt.top {
-				t.Fatalf("got %q, %d; want %q, %d", path, top, tt.path, tt.top)
-			}
-		})
-	}
-}
-
 // FuzzRows feeds arbitrary rows through every path that decodes them.
 func FuzzRows(f *testing.F) {
 	f.Add(rows(row("1", "a", "Session ready for routing", "RW"), row("2", "b", "Stopping session", "RO")), "3\x1f\"x\"")
