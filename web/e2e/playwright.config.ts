@@ -2,16 +2,24 @@ import { defineConfig } from '@playwright/test';
 
 // End-to-end tests for the Portico admin dashboard.
 //
-// Portico (and the MariaDB behind it) must already be running: the Taskfile
-// starts them before invoking Playwright, so there is no webServer block.
+// Portico (and the MariaDB behind it) must already be running: run.sh starts
+// Portico with portico-e2e.cnf, the Taskfile the MariaDB, so there is no
+// webServer block. Real `mariadb` clients connect through Portico's
+// listeners (helpers/mariadb.ts).
 //
-// Environment:
+// Environment (run.sh sets the ports):
 //   PORTICO_ADMIN_URL       admin HTTP base URL      (default http://127.0.0.1:8989)
 //   PORTICO_ADMIN_USER      admin basic-auth user    (default admin)
 //   PORTICO_ADMIN_PASSWORD  admin basic-auth password (default mariadb)
-//   PORTICO_LISTENER_PORT   Portico MariaDB listener (default 4006), see sessions.spec.ts
+//   PORTICO_LISTENER_PORT   listener of service E2E-Router (default 4006)
+//   PORTICO_OTHER_LISTENER_PORT  listener of service E2E-Other (default 4007)
 //   PORTICO_DB_USER / PORTICO_DB_PASSWORD  backend credentials (default maxuser/maxpwd)
+//   PORTICO_BINARY          the portico that specs start themselves (default bin/portico)
+//   PORTICO_RESTART_PORTS   admin,listener,listener of reconnect.spec.ts's own Portico
+//   PORTICO_SIMULATE_PORT   admin port of many.spec.ts's `portico simulate`
+//   PORTICO_SCREENSHOT      where screenshot.spec.ts writes the README's picture
 //   PORTICO_CHROMIUM        browser binary           (default /usr/bin/chromium)
+//   PORTICO_E2E_TRACE=full  keep DOM snapshots and screenshots in failures' traces
 //
 // Browsers are never downloaded (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1); the
 // system Chromium from Debian is used instead.
@@ -57,6 +65,15 @@ export default defineConfig({
         '--disable-dev-shm-usage',
       ],
     },
-    trace: 'retain-on-failure',
+    // A failed test keeps its trace: actions, console, network. DOM
+    // snapshots and screencast frames of the ever-redrawing table would
+    // cost about a third of the run's time; PORTICO_E2E_TRACE=full adds
+    // them. (A failure's error-context.md still shows the page.)
+    trace: {
+      mode: 'retain-on-failure',
+      snapshots: process.env.PORTICO_E2E_TRACE === 'full',
+      screenshots: process.env.PORTICO_E2E_TRACE === 'full',
+      sources: true,
+    },
   },
 });

@@ -1,0 +1,208 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, type Page, type TestInfo } from '@playwright/test';
+import { listenerPort, otherListenerPort } from './mariadb';
+
+export const adminURL = process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8989';
+export const adminUser = process.env.PORTICO_ADMIN_USER ?? 'admin';
+export const adminPassword = process.env.PORTICO_ADMIN_PASSWORD ?? 'mariadb';
+export const basicAuth = 'Basic ' + Buffer.from(`${adminUser}:${adminPassword}`).toString('base64');
+
+/** The repository's root, web/e2e/helpers/../../.. */
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const porticoBinary = process.env.PORTICO_BINARY ?? path.join(repoRoot, 'bin', 'portico');
+const e2eConfig = path.resolve(__dirname, '..', 'portico-e2e.cnf');
+
+/** A session as GET /v1/sessions returns it (the fields the tests read). */
+export interface APISession {
+  id: string;
+  attributes: {
+    state: string;
+    user: string;
+    remote: string;
+    database: string | null;
+    connections: { server: string; connection_id: number }[];
+    parameters: Record<string, boolean>;
+    queries_total?: number;
+    [key: string]: unknown;
+  };
+  relationships: { services: { data: { id: string }[] } };
+}
+
+/** The REST API of the Portico at base, with the suite's Basic credentials. */
+export class API {
+  constructor(readonly base = adminURL) {}
+
+  async fetch(pathname: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(this.base + pathname, {
+      ...init,
+      headers: { Authorization: basicAuth, ...(init.headers ?? {}) },
+    });
+  }
+
+  async sessions(): Promise<APISession[]> {
+    const res = await this.fetch('/v1/sessions');
+    expect(res.status, 'GET /v1/sessions').toBe(200);
+    return ((await res.json()) as { data: APISession[] }).data;
+  }
+
+  /** The session, or null once it is gone (404). */
+  async session(id: string): Promise<APISession | null> {
+    const res = await this.fetch(`/v1/sessions/${id}`);
+    if (res.status === 404) return null;
+    expect(res.status, `GET /v1/sessions/${id}`).toBe(200);
+    return ((await res.json()) as { data: APISession }).data;
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await this.fetch('/v1/services')).status === 200;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export const api = new API();
+
+export function serviceOf(s: APISession): string {
+  return s.relationships.services.data[0]?.id ?? '';
+}
+
+/** Opens path and waits until the WASM client has the stream live. */
+export async function gotoLive(page: Page, pathname: string): Promise<void> {
+  await page.goto(pathname);
+  await expectLive(page);
+}
+
+export async function expectLive(page: Page, timeout = 15_000): Promise<void> {
+  await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout });
+  await expect(page.getByTestId('stream-status')).toHaveText('live');
+}
+
+export function sessionRow(page: Page, id: string) {
+  return page.locator(`tr[data-testid="session-row"][data-session-id="${id}"]`);
+}
+
+/** The session ids of the rows in the table's DOM, in order. */
+export async function rowIDs(page: Page): Promise<string[]> {
+  return page
+    .locator('#session-rows tr[data-testid="session-row"]')
+    .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.sessionId ?? ''));
+}
+
+/** ids, in the order the table shows them (ids not shown are left out). */
+export async function shownOrder(page: Page, ids: string[]): Promise<string[]> {
+  const all = await rowIDs(page);
+  return all.filter((id) => ids.includes(id));
+}
+
+/**
+ * Saves a screenshot of the page as an attachment of the test and as
+ * test-results/screenshots/NAME.png.
+ */
+export async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const file = path.resolve(__dirname, '..', 'test-results', 'screenshots', `${name}.png`);
+  const body = await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+  await testInfo.attach(name, { body, contentType: 'image/png' });
+}
+
+export interface PorticoOptions {
+  /** Admin port of the new Portico. */
+  adminPort: number;
+  /** Port of its first listener (service E2E-Router). */
+  listenerPort?: number;
+  /** Port of its second listener (service E2E-Other). */
+  otherListenerPort?: number;
+  /** Run `portico simulate` with this many made-up sessions instead. */
+  simulate?: { sessions: number; rate?: number; seed?: number };
+}
+
+/**
+ * A Portico of a test's own, from a copy of portico-e2e.cnf on other ports
+ * and with its own datadir: for stopping and starting it, or for simulated
+ * sessions, without disturbing the suite's.
+ */
+export class OwnPortico {
+  readonly url: string;
+  readonly api: API;
+  private readonly dir: string;
+  private readonly config: string;
+  private proc: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private log = '';
+
+  constructor(private readonly o: PorticoOptions) {
+    this.url = `http://127.0.0.1:${o.adminPort}`;
+    this.api = new API(this.url);
+    this.dir = mkdtempSync(path.join(tmpdir(), 'portico-e2e-'));
+    this.config = path.join(this.dir, 'portico.cnf');
+    const adminPort = new URL(adminURL).port;
+    let text = readFileSync(e2eConfig, 'utf8')
+      .replace(/^admin_port=.*$/m, `admin_port=${o.adminPort}`)
+      .replace(/^datadir=.*$/m, `datadir=${path.join(this.dir, 'data')}`)
+      .replace(new RegExp(`^port=${listenerPort}$`, 'm'), `port=${o.listenerPort ?? 1}`)
+      .replace(new RegExp(`^port=${otherListenerPort}$`, 'm'), `port=${o.otherListenerPort ?? 1}`);
+    if (!text.includes(`admin_port=${o.adminPort}`) || adminPort === String(o.adminPort)) {
+      throw new Error(`could not move ${e2eConfig} to admin port ${o.adminPort}`);
+    }
+    if (!o.simulate && (!o.listenerPort || !o.otherListenerPort)) {
+      throw new Error('a proxying Portico needs both listener ports');
+    }
+    writeFileSync(this.config, text);
+  }
+
+  get logText(): string {
+    return this.log;
+  }
+
+  /** Starts Portico and waits until its REST API answers. */
+  async start(timeoutMs = 15_000): Promise<void> {
+    if (this.proc) throw new Error('already started');
+    if (await this.api.ready()) {
+      throw new Error(`something already answers on ${this.url}`);
+    }
+    const args = this.o.simulate
+      ? [
+          'simulate', '--config', this.config, '--admin', `127.0.0.1:${this.o.adminPort}`,
+          '--sessions', String(this.o.simulate.sessions),
+          '--rate', String(this.o.simulate.rate ?? 0),
+          '--seed', String(this.o.simulate.seed ?? 1),
+        ]
+      : ['--config', this.config];
+    const proc = spawn(porticoBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.stdout!.setEncoding('utf8').on('data', (c: string) => (this.log += c));
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => (this.log += c));
+    this.exited = new Promise((resolve) => proc.on('exit', () => resolve()));
+    let gone = false;
+    void this.exited.then(() => (gone = true));
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.api.ready())) {
+      if (gone) throw new Error(`portico exited before it was ready:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`portico not ready within ${timeoutMs}ms:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops Portico (SIGTERM, then SIGKILL after timeoutMs) and waits for it. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    this.proc = null;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops Portico and removes its directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
