@@ -37,6 +37,8 @@ const (
 	defaultMaxAge = 24 * time.Hour
 	// maxAgeLimit is the largest max-age MaxScale accepts.
 	maxAgeLimit = 2147483646
+	// minTokenKey is the shortest Config.TokenKey used: HS256's key size.
+	minTokenKey = 32
 )
 
 // The error details are MaxScale's, word for word: clients match on them.
@@ -57,8 +59,11 @@ type authenticator struct {
 }
 
 func newAuthenticator(cfg Config) *authenticator {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	key := cfg.TokenKey
+	if len(key) < minTokenKey {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
 	maxAge := cfg.TokenMaxAge
 	if maxAge <= 0 {
 		maxAge = defaultMaxAge

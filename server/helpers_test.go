@@ -164,7 +164,9 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		TokenMaxAge: opts.tokenMaxAge,
 		InsecureGUI: !opts.secureGUI,
 		Pages: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/" {
+			// The dashboard's pages: the home page, /services and
+			// /sessions/ID.
+			if p := r.URL.Path; p != "/" && p != "/services" && !strings.HasPrefix(p, "/sessions/") {
 				http.NotFound(w, r)
 				return
 			}

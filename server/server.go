@@ -41,6 +41,10 @@ type Config struct {
 	Topology *core.Topology
 	// Users are the admin accounts.
 	Users Users
+	// TokenKey signs the admin tokens. Kept across restarts, it keeps
+	// signed-in dashboards signed in; shorter than 32 bytes, a random key
+	// is made and tokens end with the process, as in MaxScale.
+	TokenKey []byte
 	// TokenMaxAge caps token lifetimes (admin_jwt_max_age); zero means 24h.
 	TokenMaxAge time.Duration
 	// InsecureGUI serves GET /auth and the dashboard's token cookies over
@@ -135,7 +139,12 @@ func (s *Server) Handler() http.Handler {
 		r.Group(s.api)
 	})
 	r.Get("/auth", s.handleAuth)
-	r.Group(s.api)
+	r.Group(func(r chi.Router) {
+		if s.pages != nil {
+			r.Use(s.pagesForBrowsers)
+		}
+		s.api(r)
+	})
 	if s.login != nil {
 		r.Post("/login", s.handleLogin)
 		r.Post("/logout", s.handleLogout)
@@ -144,6 +153,47 @@ func (s *Server) Handler() http.Handler {
 		r.With(s.requireAuth(true)).Handle("/*", s.pages)
 	}
 	return r
+}
+
+// pagesForBrowsers sends a browser's visit to /sessions/ID or /services to
+// the dashboard's page of that name. Without the /v1 prefix those are REST
+// resources too (MaxScale answers both ways), and only the Accept header
+// tells a person's browser from a script: browsers ask for text/html,
+// MaxCtrl and curl do not.
+func (s *Server) pagesForBrowsers(next http.Handler) http.Handler {
+	pages := s.requireAuth(true)(s.pages)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && isPagePath(r.URL.Path) &&
+			strings.Contains(r.Header.Get("Accept"), "text/html") && !isWebsocket(r) {
+			// The pages route on the path itself, which StripSlashes
+			// leaves as it came.
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
+			r2.URL.RawPath = ""
+			pages.ServeHTTP(w, r2)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isPagePath reports whether a path is both a resource and a dashboard
+// page: /services and /sessions/ID.
+func isPagePath(p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	if p == "/services" {
+		return true
+	}
+	id, ok := strings.CutPrefix(p, "/sessions/")
+	if !ok || id == "" {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) api(r chi.Router) {

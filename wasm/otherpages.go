@@ -30,8 +30,8 @@ func newDetailPage() *detailPage {
 	p := &detailPage{id: id, root: root, kill: newKiller()}
 	ids := strconv.FormatUint(id, 10)
 	p.stream = &stream{
-		path:    sessionview.StreamPath([]string{"state"}) + "&filter%5Bid%5D=eq(%22" + ids + "%22)",
-		tb:      table.New([]string{"state"}, sessionview.View{Sort: "id"}),
+		path:    sessionview.StreamPath(detailColumns) + "&filter%5Bid%5D=eq(%22" + ids + "%22)",
+		tb:      table.New(detailColumns, sessionview.View{Sort: "id"}),
 		status:  byID("stream-status"),
 		backoff: minBackoffMS,
 		onFrame: func(f table.Frame, complete bool) {
@@ -50,6 +50,12 @@ func newDetailPage() *detailPage {
 	p.kill.onDone = func(id uint64, ttl string) { toast(killedMessage(id, ttl), false) }
 	return p
 }
+
+// detailColumns are what the detail page shows: any change to them is a
+// row update on the page's stream, which refetches the whole session.
+var detailColumns = []string{"state", "user", "remote", "port", "database", "connected", "last_activity", "io_activity",
+	"bytes_in", "bytes_out", "packets_in", "packets_out", "queries_total", "connections", "client", "queries",
+	"last_statement", "parameters", "memory", "services"}
 
 func slicesContains(list []uint64, id uint64) bool {
 	for _, v := range list {

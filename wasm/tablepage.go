@@ -179,7 +179,23 @@ func (p *tablePage) apply(patch table.Patch) {
 		children.Index(children.Length()-1).Get("firstElementChild").Get("style").Set("height", strconv.Itoa(patch.Bottom)+"px")
 	}
 	for _, r := range patch.Rows {
-		children.Index(r.Index+1).Set("outerHTML", r.HTML)
+		tr := children.Index(r.Index + 1)
+		if r.Cells == nil && r.HTML != "" {
+			tr.Set("outerHTML", r.HTML)
+			continue
+		}
+		if tr.Get("className").String() != r.Class {
+			tr.Set("className", r.Class)
+		}
+		if r.Selected {
+			tr.Call("setAttribute", "aria-selected", "true")
+		} else {
+			tr.Call("removeAttribute", "aria-selected")
+		}
+		cells := tr.Get("children")
+		for _, c := range r.Cells {
+			cells.Index(c.Index).Set("outerHTML", c.HTML)
+		}
 	}
 	for _, r := range patch.Idle {
 		if cell := children.Index(r.Index+1).Call("querySelector", `[data-testid="session-idle"]`); cell.Truthy() {
@@ -222,7 +238,7 @@ func (p *tablePage) sortClick(ev js.Value) {
 	if v.Sort == key {
 		v.Desc = !v.Desc
 	} else {
-		v.Sort, v.Desc = key, a.Get("dataset").Get("numeric").Truthy() && key != "id"
+		v.Sort, v.Desc = key, a.Call("hasAttribute", "data-numeric").Bool() && key != "id"
 	}
 	p.setView(v)
 }
@@ -291,7 +307,16 @@ func (p *tablePage) key(ev js.Value) {
 		p.search.Call("focus")
 		p.search.Call("select")
 	case k == "Escape" && typing:
-		ev.Get("target").Call("blur")
+		// Escape in the search box clears it, as the browser does with a
+		// search field, but through the view so the table follows; in
+		// any other field, or an empty search box, it leaves the field.
+		if t := ev.Get("target"); t.Equal(p.search) && p.search.Get("value").String() != "" {
+			ev.Call("preventDefault")
+			p.search.Set("value", "")
+			p.filtersChanged()
+		} else {
+			t.Call("blur")
+		}
 	case k == "ArrowDown" || k == "ArrowUp":
 		if typing && tag != "INPUT" {
 			return

@@ -246,6 +246,10 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 	}
 	// Traffic counters reach stream clients through revisions, once a second.
 	a.wg.Go(func() { a.registry.RunActivityPublisher(ctx, core.DefaultPublishInterval) })
+	key, err := tokenKey(a.cfg)
+	if err != nil {
+		return err
+	}
 	// The dashboard's chart shows 15 minutes at one sample a second.
 	history := core.NewCountHistory(15 * 60)
 	a.wg.Go(func() { history.Run(ctx, a.registry, time.Second) })
@@ -254,6 +258,7 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		Sessions:    a.registry,
 		Topology:    &a.cfg.Topology,
 		Users:       a.users,
+		TokenKey:    key,
 		TokenMaxAge: a.cfg.AdminJWTMaxAge,
 		InsecureGUI: !a.cfg.AdminSecureGUI,
 		Pages:       pages,

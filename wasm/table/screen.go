@@ -39,6 +39,13 @@ type Patch struct {
 type RowPatch struct {
 	Index int
 	HTML  string
+	// Cells, when set, are the row's cells that changed (Index is the
+	// cell's), and Class and Selected its attributes: a row is patched in
+	// place rather than replaced, so a click that spans the change (on
+	// its kill button, say) is not lost with the element.
+	Cells    []RowPatch
+	Class    string
+	Selected bool
 }
 
 // Empty reports whether the patch changes nothing.
@@ -87,7 +94,7 @@ func (s *Screen) Update(ids []uint64, html []string, top, bottom int) Patch {
 			if text, ok := idleOnly(s.html[i], h); ok {
 				p.Idle = append(p.Idle, RowPatch{Index: i, HTML: text})
 			} else {
-				p.Rows = append(p.Rows, RowPatch{Index: i, HTML: h})
+				p.Rows = append(p.Rows, cellPatch(i, s.html[i], h))
 			}
 		}
 	}
@@ -125,4 +132,57 @@ func idleOnly(old, cur string) (string, bool) {
 		return "", false
 	}
 	return cur[start : start+ce], true
+}
+
+// cellPatch describes a changed row by the cells that changed, or, if the
+// two renderings do not line up cell for cell, as the whole new row.
+func cellPatch(i int, old, cur string) RowPatch {
+	whole := RowPatch{Index: i, HTML: cur}
+	oOpen, oCells, ok1 := splitRow(old)
+	cOpen, cCells, ok2 := splitRow(cur)
+	if !ok1 || !ok2 || len(oCells) != len(cCells) {
+		return whole
+	}
+	p := RowPatch{Index: i, Class: attr(cOpen, "class"), Selected: strings.Contains(cOpen, ` aria-selected="true"`)}
+	if oOpen == cOpen {
+		p.Class = attr(oOpen, "class")
+	}
+	for c := range cCells {
+		if oCells[c] != cCells[c] {
+			p.Cells = append(p.Cells, RowPatch{Index: c, HTML: cCells[c]})
+		}
+	}
+	return p
+}
+
+// splitRow splits a rendered row into its opening tag and its cells. Cell
+// text is escaped, so "</td>" only ever ends a cell.
+func splitRow(html string) (open string, cells []string, ok bool) {
+	end := strings.IndexByte(html, '>')
+	if end < 0 || !strings.HasPrefix(html, "<tr") || !strings.HasSuffix(html, "</tr>") {
+		return "", nil, false
+	}
+	open, inner := html[:end+1], html[end+1:len(html)-len("</tr>")]
+	for inner != "" {
+		j := strings.Index(inner, "</td>")
+		if j < 0 {
+			return "", nil, false
+		}
+		cells = append(cells, inner[:j+len("</td>")])
+		inner = inner[j+len("</td>"):]
+	}
+	return open, cells, true
+}
+
+// attr returns an attribute's value in an opening tag, "" if absent.
+func attr(tag, name string) string {
+	i := strings.Index(tag, " "+name+`="`)
+	if i < 0 {
+		return ""
+	}
+	v := tag[i+len(name)+3:]
+	if j := strings.IndexByte(v, '"'); j >= 0 {
+		return v[:j]
+	}
+	return ""
 }

@@ -42,7 +42,10 @@ func TestScreen(t *testing.T) {
 		{name: "one row changes", now: t0 + 1000, change: func() {
 			tb.Apply(table.Frame{Type: "changes", Updated: row("2", "bob", "Session ready for routing", "RW")}, t0+1000)
 		}, check: func(t *testing.T, p table.Patch) {
-			if p.Full != "" || len(p.Rows) != 1 || p.Rows[0].Index != 1 || !strings.Contains(p.Rows[0].HTML, "bob") {
+			// Patched in place: the user cell, and the row's class for
+			// its change mark; the id and kill cells stay.
+			if p.Full != "" || len(p.Rows) != 1 || p.Rows[0].Index != 1 || p.Rows[0].Class != "row-changed" || len(p.Rows[0].Cells) != 1 ||
+				p.Rows[0].Cells[0].Index != 1 || !strings.Contains(p.Rows[0].Cells[0].HTML, "bob") {
 				t.Fatalf("patch %+v", p)
 			}
 		}},
@@ -57,8 +60,7 @@ func TestScreen(t *testing.T) {
 			if tt.change != nil {
 				tt.change()
 			}
-			tb.Rows(tt.now + table.MarkMS)
-			tb.Expire(tt.now + table.MarkMS)
+			tb.Rows(tt.now + table.ReorderMS)
 			ids, html := tb.Window(tt.first, 2, tt.now)
 			p := s.Update(ids, html, tt.first*28, (3-tt.first-2)*28)
 			if tt.nothing != p.Empty() {
