@@ -8,7 +8,9 @@
 # its data in DIR/data and never reads the system option files (--no-defaults),
 # so it is independent of any system-wide MariaDB. It creates (idempotently)
 # the users maxuser/maxpwd @'%', @'127.0.0.1' and @'localhost' with ALL
-# PRIVILEGES ON *.* and the database portico_demo.
+# PRIVILEGES ON *.* and the database portico_demo, then applies demo.sql
+# beside this script: the demo databases shop and analytics and their
+# accounts, which `portico load` uses.
 #
 # If mariadbd is not installed, Debian's mariadb-server and mariadb-client are
 # installed with apt-get; a temporary policy-rc.d stops the package from
@@ -19,6 +21,8 @@ readonly DB_USER=maxuser
 readonly DB_PASSWORD=maxpwd
 readonly DB_NAME=portico_demo
 readonly WAIT_SECONDS=60
+DEMO_SQL="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/demo.sql"
+readonly DEMO_SQL
 
 prog=$(basename "$0")
 
@@ -120,6 +124,7 @@ ensure_users() {
 		CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
 		FLUSH PRIVILEGES;
 	SQL
+	root_sql <"$DEMO_SQL"
 }
 
 init_datadir() {
