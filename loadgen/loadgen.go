@@ -263,12 +263,14 @@ func (g *Generator) runSlot(ctx context.Context, slot int) {
 			// Its time was up, the churn chose it, or we stop.
 			continue
 		}
-		g.noteError(err)
 		backoff = min(max(2*backoff, minBackoff), maxBackoff)
 		// Jitter spreads the retries of sessions that failed together.
 		if sleep(ctx, backoff/2+rand.N(backoff/2+1)) != nil {
+			// Stopping: the failure was likely part of it, such as Portico
+			// closing the sessions on the same Ctrl-C.
 			return
 		}
+		g.noteError(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -343,5 +344,29 @@ func TestStatementsOnDemoSchema(t *testing.T) {
 				t.Errorf("read-only = %v, want %v", got, tt.readOnly)
 			}
 		})
+	}
+}
+
+// TestRunFailedLogins checks that logins that fail are counted and retried,
+// and that the first failure is logged at once.
+func TestRunFailedLogins(t *testing.T) {
+	// The handler serialises the writes; logs is read once Run has
+	// returned.
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g, err := New(Config{Addr: testMariaDB(t), Accounts: []Account{{"shop_app", "wrong", "shop"}}, Sessions: 2, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	g.Run(ctx)
+	// Two sessions retrying after 125-250 ms, then 250-500 ms, fail at
+	// least twice each in 1.5 s.
+	if st := g.Stats(); st.Errors < 4 || st.Connects != 0 || st.Sessions != 0 {
+		t.Errorf("stats %+v, want at least 4 errors and no session", st)
+	}
+	if got := logs.String(); strings.Count(got, "first error") != 1 || !strings.Contains(got, "Access denied") {
+		t.Errorf("log = %q, want the first error, Access denied, once", got)
 	}
 }
