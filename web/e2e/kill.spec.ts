@@ -1,4 +1,3 @@
-import { needsPages } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { dbUser, marker } from './helpers/mariadb';
 import { api, gotoLive, sessionRow } from './helpers/portico';
@@ -138,7 +137,6 @@ test('a kill that fails says why and keeps the dialog open', async ({ page, clie
 });
 
 test('kill from the detail page', async ({ page, clients }) => {
-  await needsPages();
   const { client, id } = await clients.connect();
   await gotoLive(page, `/sessions/${id}`);
   const dialog = page.getByTestId('kill-dialog');

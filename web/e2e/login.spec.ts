@@ -1,5 +1,4 @@
 import { expect, test, type Page } from '@playwright/test';
-import { pagesShadowed } from './helpers/bugs';
 import { adminPassword as password, adminUser as user, expectLive } from './helpers/portico';
 
 // These tests sign in through the form, so they start without the suite's
@@ -33,17 +32,15 @@ test('signing in through the form, and out again', async ({ page }) => {
   // The stream authenticates with the same cookies the form set.
   await expectLive(page);
   // So do the other pages.
-  if (!(await pagesShadowed())) {
-    await page.getByTestId('nav-services').click();
-    await expect(page.getByTestId('services-table')).toBeVisible();
-    await expectLive(page);
-  }
+  await page.getByTestId('nav-services').click();
+  await expect(page.getByTestId('services-table')).toBeVisible();
+  await expectLive(page);
 
   await page.getByTestId('logout').click();
   await expect(page.getByTestId('login-form')).toBeVisible();
   await expect(page.getByTestId('login-message')).toHaveText('You have signed out.');
   // Signed out means every page asks again.
-  for (const path of (await pagesShadowed()) ? ['/'] : ['/', '/services']) {
+  for (const path of ['/', '/services']) {
     await page.goto(path);
     await expect(page.getByTestId('login-form')).toBeVisible();
     await expect(page.getByTestId('login-message')).toHaveCount(0);

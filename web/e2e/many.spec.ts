@@ -1,5 +1,4 @@
 import type { Page } from '@playwright/test';
-import { knownBug } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { OwnPortico, rowIDs, serviceOf, sessionRow } from './helpers/portico';
 
@@ -128,7 +127,6 @@ test('the live table holds every session, drawing only the visible rows', async 
 });
 
 test('the drawn rows sit right under the header, with no blank row above or below', async ({ page }) => {
-  knownBug('zeroSpacerIsARow');
   await page.goto(portico.url + '/');
   await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
   const bottom = (sel: string) =>

@@ -1,11 +1,9 @@
-import { knownBug, pagesShadowed } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { api } from './helpers/portico';
 
 // Where the dashboard's pages live, next to the REST API.
 
 test('the pages are at /, /sessions/{id} and /services, the REST API under /v1', async ({ page, clients }) => {
-  if (await pagesShadowed()) knownBug('apiShadowsPages');
   const { id } = await clients.connect();
   for (const [path, testid] of [
     ['/', 'sessions-table'],

@@ -1,8 +1,7 @@
 import type { Page, WebSocketRoute } from '@playwright/test';
-import { knownBug, needsPages } from './helpers/bugs';
 import { expectCountsMatchAPI, expect, test } from './helpers/fixtures';
 import { marker, otherListenerPort as suiteOtherListenerPort } from './helpers/mariadb';
-import { api, expectLive, gotoLive, OwnPortico, rowIDs, sessionRow } from './helpers/portico';
+import { adminPassword, adminUser, api, expectLive, gotoLive, OwnPortico, rowIDs, sessionRow } from './helpers/portico';
 
 // The dashboard survives losing its session stream: the status goes to
 // "reconnecting", comes back "live" on its own, and the page then shows
@@ -33,7 +32,6 @@ test.describe('a Portico restart', () => {
   });
 
   test('after a restart the stream reconnects and the table is current', async ({ page, clients }) => {
-    knownBug('restartLocksOutStream');
     const before = await Promise.all([clients.connect({ port: listenerPort }), clients.connect({ port: listenerPort })]);
     await page.goto(portico.url + '/');
     await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
@@ -67,6 +65,25 @@ test.describe('a Portico restart', () => {
     await after[0].client.close();
     await expect.poll(() => rowIDs(page)).toEqual(want.filter((id) => id !== after[0].id));
     await expect(page.getByTestId('session-count')).toHaveText('2');
+  });
+
+  test.describe('signed in through the form', () => {
+    test.use({ extraHTTPHeaders: {} });
+
+    test('the sign-in survives the restart', async ({ page }) => {
+      await page.goto(portico.url + '/');
+      await page.getByTestId('login-user').fill(adminUser);
+      await page.getByTestId('login-password').fill(adminPassword);
+      await page.getByTestId('login-submit').click();
+      await expectLive(page);
+      await portico.stop();
+      await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'reconnecting');
+      await portico.start();
+      await expectLive(page, 12_000);
+      await page.reload();
+      await expect(page.getByTestId('sessions-table')).toBeVisible();
+      await expect(page.getByTestId('login-form')).toHaveCount(0);
+    });
   });
 });
 
@@ -138,7 +155,6 @@ test.describe('a dropped stream', () => {
   });
 
   test('the services and detail pages reconnect too', async ({ page, clients }) => {
-    await needsPages();
     const stream = await controlStream(page);
     await gotoLive(page, '/services');
     const count = page.locator('[data-testid="service-row"][data-service="E2E-Other"] [data-testid="service-sessions"]');

@@ -1,5 +1,4 @@
 import type { Page } from '@playwright/test';
-import { needsPages } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { otherListenerPort } from './helpers/mariadb';
 import { api, gotoLive, rowIDs, serviceOf, sessionRow } from './helpers/portico';
@@ -31,7 +30,6 @@ async function expectCountsMatchAPI(page: Page) {
 }
 
 test('services show live session counts and link to their sessions', async ({ page, clients }) => {
-  await needsPages();
   await gotoLive(page, '/services');
   await expect(page).toHaveTitle('Services · Portico');
   await expect(page.getByTestId('nav-services')).toHaveAttribute('aria-current', 'page');

@@ -1,4 +1,3 @@
-import { knownBug } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { dbUser, ensureUsers, marker, users, type MariaDBClient } from './helpers/mariadb';
 import { gotoLive, shownOrder } from './helpers/portico';
@@ -78,7 +77,6 @@ test('clicking a header sorts by it, again reverses it, and the URL and a reload
 });
 
 test('numeric columns sort the largest first, then the other way', async ({ page, clients }) => {
-  knownBug('numericSortStartsAscending');
   const m = marker('num');
   const opened: { client: MariaDBClient; id: string }[] = [];
   // Different numbers of queries, the most first; the marker is each one's
