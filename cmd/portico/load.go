@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/portico-db/portico/core/config"
-	"github.com/portico-db/portico/loadgen"
+	"github.com/portico-db/portico/cmd/portico/loadgen"
 )
 
 const loadAbout = `Opens real MariaDB/MySQL client sessions through a Portico listener and keeps
