@@ -61,6 +61,16 @@ test('the search matches id, user, service, server, state and statement, in any 
   await expect(page).toHaveURL('/');
   await expectShown(page, ids, [alice, bob]);
   await expect(page.getByTestId('shown-count')).toHaveText(`${total} shown`);
+
+  // Any text survives the trip through the URL.
+  const odd = `${m} & 'a+b' %20 #x ü`;
+  await search.fill(odd);
+  await expect(page).toHaveURL((url) => url.searchParams.get('q') === odd);
+  await page.reload();
+  await expect(search).toHaveValue(odd);
+  await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
+  await expect(search).toHaveValue(odd);
+  await expect.poll(() => rowIDs(page)).toEqual([]);
 });
 
 test('filters apply at once, are kept in the URL and survive a reload', async ({ page, clients }) => {
@@ -90,8 +100,12 @@ test('filters apply at once, are kept in the URL and survive a reload', async ({
   await page.getByTestId('filter-state').selectOption('ready');
   await expectShown(page, ids, [bob]);
 
-  // The user filter is exact.
+  // The user filter is exact, and suggests the users it knows.
   await page.getByTestId('filter-server').selectOption('');
+  await page.getByTestId('filter-user').focus();
+  await expect
+    .poll(() => page.locator('#known-users option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)))
+    .toEqual(expect.arrayContaining([users.alice.user, users.bob.user]));
   await page.getByTestId('filter-user').fill('e2e_ali');
   await expectShown(page, ids, []);
   await page.getByTestId('filter-user').fill(users.alice.user);

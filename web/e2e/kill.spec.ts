@@ -109,7 +109,9 @@ test('a kill that fails says why and keeps the dialog open', async ({ page, clie
   page.on('request', (r) => {
     if (r.method() === 'DELETE') deletes++;
   });
-  await dialog.getByTestId('kill-ttl').check();
+  // Typing a number of seconds picks "after N s idle".
+  await dialog.getByTestId('kill-ttl-seconds').focus();
+  await expect(dialog.getByTestId('kill-ttl')).toBeChecked();
   await dialog.getByTestId('kill-ttl-seconds').fill('0');
   await dialog.getByTestId('kill-confirm').click();
   await expect(dialog.getByTestId('kill-error')).toBeVisible();

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { adminPassword as password, adminUser as user, expectLive } from './helpers/portico';
+import { adminPassword as password, adminURL, adminUser as user, expectLive } from './helpers/portico';
 
 // These tests sign in through the form, so they start without the suite's
 // Basic credentials.
@@ -77,4 +77,20 @@ test.describe('without JavaScript', () => {
     await page.goto('/');
     await expect(page.getByTestId('login-form')).toBeVisible();
   });
+});
+
+test('a sign-in that no longer works asks again, saying why', async ({ page, context }) => {
+  // Token cookies Portico cannot verify (signed elsewhere, or expired).
+  const url = new URL(adminURL);
+  await context.addCookies(
+    ['token_body', 'token_sig'].map((name) => ({ name, value: 'not-a-token', domain: url.hostname, path: '/' })),
+  );
+  await page.goto('/');
+  await expect(page.getByTestId('login-form')).toBeVisible();
+  await expect(page.getByTestId('login-message')).toHaveText('Your session has expired. Sign in again.');
+  // The stale cookies are gone: the next visit is a plain one.
+  await page.goto('/');
+  await expect(page.getByTestId('login-message')).toHaveCount(0);
+  await signIn(page, password);
+  await expectLive(page);
 });

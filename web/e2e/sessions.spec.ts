@@ -109,6 +109,16 @@ test('statements are shown as text, never as markup', async ({ page, clients }) 
   await page.reload();
   await expect(sessionRow(page, id).getByTestId('session-statement')).toHaveAttribute('title', hostile);
   await expect(page.locator('#e2e-xss')).toHaveCount(0);
+
+  // And so does the detail page, first paint and live.
+  await page.goto(`/sessions/${id}`);
+  await expect(page.getByTestId('detail-statement').locator('pre')).toHaveText(hostile);
+  await expect(page.getByTestId('detail-statements').locator('tbody tr').first()).toContainText('<img src=x id=e2e-xss');
+  await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
+  await client.query(`${hostile}, 2 AS again`);
+  await expect(page.getByTestId('detail-statement').locator('pre')).toHaveText(`${hostile}, 2 AS again`);
+  await expect(page.locator('#e2e-xss')).toHaveCount(0);
+  await expect(page.locator('body')).not.toHaveAttribute('data-xss', /.*/);
 });
 
 test('a click held while the row changes still clicks', async ({ page, clients }) => {

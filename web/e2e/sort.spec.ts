@@ -126,3 +126,19 @@ test('sorting the whole table by a text column keeps it sorted', async ({ page, 
   expect(names.length).toBeGreaterThanOrEqual(3);
   expect(names).toEqual([...names].sort().reverse());
 });
+
+test('every column header sorts, and says so', async ({ page }) => {
+  await gotoLive(page, '/');
+  const keys = ['id', 'user', 'service', 'server', 'state', 'connected', 'idle', 'io', 'in', 'out', 'queries', 'statement'];
+  await expect(page.locator('#sessions-table th[data-sort-key]')).toHaveCount(keys.length);
+  for (const key of keys) {
+    const numeric = ['idle', 'io', 'in', 'out', 'queries'].includes(key);
+    // The id is sorted already: a click reverses it.
+    const first = key === 'id' || numeric ? 'descending' : 'ascending';
+    await page.getByTestId(`sort-${key}`).click();
+    await expectSorted(page, key, first);
+    await expect(page).toHaveURL(first === 'descending' ? `/?sort=-${key}` : `/?sort=${key}`);
+    await page.getByTestId(`sort-${key}`).click();
+    await expectSorted(page, key, first === 'descending' ? 'ascending' : 'descending');
+  }
+});
