@@ -1,20 +1,19 @@
 import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
-import { OwnPortico, rowIDs, serviceOf, sessionRow } from './helpers/portico';
+import { OwnPortico, portsFromEnv, rowIDs, serviceOf, sessionRow } from './helpers/portico';
 
 // More sessions than the first paint holds: `portico simulate` (no MariaDB)
-// keeps 150 made-up sessions that never change, on the admin port
-// PORTICO_SIMULATE_PORT. The server renders the first few dozen with a note
+// keeps 150 made-up sessions that never change, on a free port (or
+// PORTICO_SIMULATE_PORT). The server renders the first few dozen with a note
 // saying how many more there are; the live client shows them all,
 // virtually scrolled.
 
 const sessions = 150;
-const port = Number(process.env.PORTICO_SIMULATE_PORT ?? '18993');
 let portico: OwnPortico;
 let ids: string[];
 
 test.beforeAll(async () => {
-  portico = new OwnPortico({ adminPort: port, simulate: { sessions, rate: 0 } });
+  portico = await OwnPortico.create({ ports: portsFromEnv('PORTICO_SIMULATE_PORT'), simulate: { sessions, rate: 0 } });
   await portico.start();
   ids = (await portico.api.sessions()).map((s) => s.id).sort((a, b) => Number(a) - Number(b));
   expect(ids).toHaveLength(sessions);

@@ -15,8 +15,8 @@ import { defineConfig } from '@playwright/test';
 //   PORTICO_OTHER_LISTENER_PORT  listener of service E2E-Other (default 4007)
 //   PORTICO_DB_USER / PORTICO_DB_PASSWORD  backend credentials (default maxuser/maxpwd)
 //   PORTICO_BINARY          the portico that specs start themselves (default bin/portico)
-//   PORTICO_RESTART_PORTS   admin,listener,listener of reconnect.spec.ts's own Portico
-//   PORTICO_SIMULATE_PORT   admin port of many.spec.ts's `portico simulate`
+//   PORTICO_RESTART_PORTS   admin,listener,listener of reconnect.spec.ts's own Portico (default: free ports)
+//   PORTICO_SIMULATE_PORT   admin port of many.spec.ts's `portico simulate` (default: a free port)
 //   PORTICO_SCREENSHOT      where screenshot.spec.ts writes the README's picture
 //   PORTICO_CHROMIUM        browser binary           (default /usr/bin/chromium)
 //   PORTICO_E2E_TRACE=full  keep DOM snapshots and screenshots in failures' traces

@@ -1,26 +1,34 @@
 import type { Page, WebSocketRoute } from '@playwright/test';
 import { expectCountsMatchAPI, expect, test } from './helpers/fixtures';
 import { marker, otherListenerPort as suiteOtherListenerPort } from './helpers/mariadb';
-import { adminPassword, adminUser, api, expectLive, gotoLive, OwnPortico, rowIDs, sessionRow } from './helpers/portico';
+import {
+  adminPassword,
+  adminUser,
+  api,
+  expectLive,
+  gotoLive,
+  OwnPortico,
+  portsFromEnv,
+  rowIDs,
+  sessionRow,
+} from './helpers/portico';
 
 // The dashboard survives losing its session stream: the status goes to
 // "reconnecting", comes back "live" on its own, and the page then shows
 // what changed meanwhile.
 //
-// A Portico restart: the spec stops and starts a Portico of its own, on the
-// ports PORTICO_RESTART_PORTS names (admin, listener, other listener), so the
-// suite's Portico keeps running. A dropped connection: Playwright's
+// A Portico restart: the spec stops and starts a Portico of its own, on free
+// ports (or those PORTICO_RESTART_PORTS names: admin, listener, other
+// listener), so the suite's Portico keeps running. A dropped connection: Playwright's
 // websocket routing closes the stream and refuses new ones for a while.
-
-const [adminPort, listenerPort, otherListenerPort] = (process.env.PORTICO_RESTART_PORTS ?? '18992,14009,14010')
-  .split(',')
-  .map(Number);
 
 test.describe('a Portico restart', () => {
   let portico: OwnPortico;
+  let listenerPort: number;
 
   test.beforeEach(async () => {
-    portico = new OwnPortico({ adminPort, listenerPort, otherListenerPort });
+    portico = await OwnPortico.create({ ports: portsFromEnv('PORTICO_RESTART_PORTS') });
+    listenerPort = portico.listenerPort;
     await portico.start();
   });
 
@@ -53,7 +61,7 @@ test.describe('a Portico restart', () => {
     ]);
     // The client backs off, doubling its wait from 0.5 s: the next attempt
     // comes within about twice the time Portico was away.
-    await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 12_000 });
+    await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
     const want = (await portico.api.sessions()).map((s) => s.id).sort((a, b) => Number(a) - Number(b));
     expect(want).toEqual(after.map((a) => a.id).sort((a, b) => Number(a) - Number(b)));
     await expect.poll(() => rowIDs(page)).toEqual(want);
@@ -79,7 +87,7 @@ test.describe('a Portico restart', () => {
       await portico.stop();
       await expect(page.getByTestId('stream-status')).toHaveAttribute('data-state', 'reconnecting');
       await portico.start();
-      await expectLive(page, 12_000);
+      await expectLive(page, 20_000);
       await page.reload();
       await expect(page.getByTestId('sessions-table')).toBeVisible();
       await expect(page.getByTestId('login-form')).toHaveCount(0);

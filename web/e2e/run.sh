@@ -5,7 +5,7 @@
 # to playwright test (for example a spec file).
 #
 # Some specs start Portico processes of their own (helpers/portico.ts), from
-# a copy of portico-e2e.cnf on the ports below: reconnect.spec.ts stops and
+# a copy of portico-e2e.cnf on free ports: reconnect.spec.ts stops and
 # restarts one, many.spec.ts runs `portico simulate`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,10 +40,6 @@ for _ in $(seq 1 100); do
 done
 
 export PORTICO_ADMIN_URL=$admin PORTICO_LISTENER_PORT=14006 PORTICO_OTHER_LISTENER_PORT=14007
-# The restart test's own Portico (admin, listener, other listener) and the
-# simulation's admin port.
-export PORTICO_RESTART_PORTS=${PORTICO_RESTART_PORTS:-18992,14009,14010}
-export PORTICO_SIMULATE_PORT=${PORTICO_SIMULATE_PORT:-18993}
 status=0
 npx playwright test "$@" || status=$?
 if ! kill -0 $pid 2>/dev/null; then

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, type Page, type TestInfo } from '@playwright/test';
-import { listenerPort, otherListenerPort } from './mariadb';
+import { listenerPort as suiteListenerPort, otherListenerPort as suiteOtherListenerPort } from './mariadb';
 
 export const adminURL = process.env.PORTICO_ADMIN_URL ?? 'http://127.0.0.1:8989';
 export const adminUser = process.env.PORTICO_ADMIN_USER ?? 'admin';
@@ -110,14 +111,31 @@ export async function saveScreenshot(page: Page, testInfo: TestInfo, name: strin
 }
 
 export interface PorticoOptions {
-  /** Admin port of the new Portico. */
-  adminPort: number;
-  /** Port of its first listener (service E2E-Router). */
-  listenerPort?: number;
-  /** Port of its second listener (service E2E-Other). */
-  otherListenerPort?: number;
+  /**
+   * Admin port, then the ports of the listeners of E2E-Router and
+   * E2E-Other; free ports where not given.
+   */
+  ports?: number[];
   /** Run `portico simulate` with this many made-up sessions instead. */
   simulate?: { sessions: number; rate?: number; seed?: number };
+}
+
+/** The ports an environment variable lists ("18992,14009,14010"), if set. */
+export function portsFromEnv(name: string): number[] | undefined {
+  const v = process.env[name];
+  return v ? v.split(',').map(Number) : undefined;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /**
@@ -134,22 +152,30 @@ export class OwnPortico {
   private exited: Promise<void> = Promise.resolve();
   private log = '';
 
-  constructor(private readonly o: PorticoOptions) {
-    this.url = `http://127.0.0.1:${o.adminPort}`;
+  /** Picks its ports and writes its configuration; start() starts it. */
+  static async create(o: Omit<PorticoOptions, 'ports'> & { ports?: number[] }): Promise<OwnPortico> {
+    const ports = [...(o.ports ?? [])];
+    while (ports.length < 3) ports.push(await freePort());
+    return new OwnPortico(ports[0], ports[1], ports[2], o.simulate);
+  }
+
+  private constructor(
+    readonly adminPort: number,
+    readonly listenerPort: number,
+    readonly otherListenerPort: number,
+    private readonly simulate?: PorticoOptions['simulate'],
+  ) {
+    this.url = `http://127.0.0.1:${adminPort}`;
     this.api = new API(this.url);
     this.dir = mkdtempSync(path.join(tmpdir(), 'portico-e2e-'));
     this.config = path.join(this.dir, 'portico.cnf');
-    const adminPort = new URL(adminURL).port;
-    let text = readFileSync(e2eConfig, 'utf8')
-      .replace(/^admin_port=.*$/m, `admin_port=${o.adminPort}`)
+    const text = readFileSync(e2eConfig, 'utf8')
+      .replace(/^admin_port=.*$/m, `admin_port=${adminPort}`)
       .replace(/^datadir=.*$/m, `datadir=${path.join(this.dir, 'data')}`)
-      .replace(new RegExp(`^port=${listenerPort}$`, 'm'), `port=${o.listenerPort ?? 1}`)
-      .replace(new RegExp(`^port=${otherListenerPort}$`, 'm'), `port=${o.otherListenerPort ?? 1}`);
-    if (!text.includes(`admin_port=${o.adminPort}`) || adminPort === String(o.adminPort)) {
-      throw new Error(`could not move ${e2eConfig} to admin port ${o.adminPort}`);
-    }
-    if (!o.simulate && (!o.listenerPort || !o.otherListenerPort)) {
-      throw new Error('a proxying Portico needs both listener ports');
+      .replace(new RegExp(`^port=${suiteListenerPort}$`, 'm'), `port=${listenerPort}`)
+      .replace(new RegExp(`^port=${suiteOtherListenerPort}$`, 'm'), `port=${otherListenerPort}`);
+    for (const want of [`admin_port=${adminPort}`, `port=${listenerPort}`, `port=${otherListenerPort}`]) {
+      if (!text.includes(want)) throw new Error(`could not move ${e2eConfig} to ${want}`);
     }
     writeFileSync(this.config, text);
   }
@@ -164,12 +190,12 @@ export class OwnPortico {
     if (await this.api.ready()) {
       throw new Error(`something already answers on ${this.url}`);
     }
-    const args = this.o.simulate
+    const args = this.simulate
       ? [
-          'simulate', '--config', this.config, '--admin', `127.0.0.1:${this.o.adminPort}`,
-          '--sessions', String(this.o.simulate.sessions),
-          '--rate', String(this.o.simulate.rate ?? 0),
-          '--seed', String(this.o.simulate.seed ?? 1),
+          'simulate', '--config', this.config, '--admin', `127.0.0.1:${this.adminPort}`,
+          '--sessions', String(this.simulate.sessions),
+          '--rate', String(this.simulate.rate ?? 0),
+          '--seed', String(this.simulate.seed ?? 1),
         ]
       : ['--config', this.config];
     const proc = spawn(porticoBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
