@@ -44,10 +44,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("log level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-	// go-mysql-server logs through logrus, per connection and per query at
-	// info; keep only its warnings and errors.
-	logrus.SetLevel(logrus.WarnLevel)
+	// go-mysql-server logs through logrus: every connection at info, and
+	// every refused statement at warning or error level, although the
+	// client got the error already. Under `task run` that would bury
+	// Portico's banner, so its log shows only at --log-level debug.
 	logrus.SetOutput(stderr)
+	logrus.SetLevel(logrus.PanicLevel)
+	if lv <= slog.LevelDebug {
+		logrus.SetLevel(logrus.InfoLevel)
+	}
 
 	// An empty secure_file_priv lets LOAD DATA read any file the process can
 	// (go-mysql-server warns at start); no demo needs it, so point it at a

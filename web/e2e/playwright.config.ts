@@ -27,8 +27,10 @@ export default defineConfig({
   testDir: '.',
   testMatch: '**/*.spec.ts',
   // The dashboard performance run has its own config and takes minutes:
-  // perf/playwright.perf.config.ts (go tool task bench:dashboard).
-  testIgnore: 'perf/**',
+  // perf/playwright.perf.config.ts (go tool task bench:dashboard). The
+  // embedded-database test needs its own backend: embedded/run.sh (go tool
+  // task e2e:embedded).
+  testIgnore: ['perf/**', 'embedded/**'],
   timeout: 30_000,
   expect: { timeout: 5_000 },
   retries: 0,

@@ -110,6 +110,10 @@ else
 	wait_port "$!" 127.0.0.1 "$port"
 fi
 
+# From here Ctrl-C stops Portico and the load, and the exit status is
+# Portico's: a stop on request is no failure.
+trap 'for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done' INT TERM
+
 # The load waits for its first login, so it starts once Portico answers, and
 # logs only warnings so that Portico's banner stays in view.
 ./bin/portico --config "$config" &
