@@ -1,6 +1,6 @@
 import { expect, test } from './helpers/fixtures';
 import { dbUser, ensureUsers, marker, users, type MariaDBClient } from './helpers/mariadb';
-import { gotoLive, shownOrder } from './helpers/portico';
+import { api, gotoLive, shownOrder } from './helpers/portico';
 import type { Page } from '@playwright/test';
 
 // Sorting by the column headers, in the browser, with the order in the URL.
@@ -80,10 +80,18 @@ test('numeric columns sort the largest first, then the other way', async ({ page
   const m = marker('num');
   const opened: { client: MariaDBClient; id: string }[] = [];
   // Different numbers of queries, the most first; the marker is each one's
-  // last statement, so the first to finish has been idle the longest.
+  // last statement, so the first to finish has been idle the longest. Idle
+  // times count in tenths of a second (as MaxScale's do) and equal ones sort
+  // by id: each session finishes once the one before has been idle a while.
   for (const extra of [4, 2, 0]) {
     const o = await clients.connect();
     for (let i = 0; i < extra; i++) await o.client.query(`SELECT ${i}`);
+    const before = opened.at(-1);
+    if (before) {
+      await expect
+        .poll(async () => (await api.session(before.id))!.attributes.idle as number, { intervals: [100] })
+        .toBeGreaterThanOrEqual(0.3);
+    }
     await o.client.query(`SELECT '${m}'`);
     opened.push(o);
   }
@@ -109,6 +117,8 @@ test('numeric columns sort the largest first, then the other way', async ({ page
   await page.getByTestId('sort-idle').click();
   await expectSorted(page, 'idle', 'descending');
   await expect.poll(() => shownOrder(page, ids)).toEqual(ids);
+  const idles = await column(page, 'session-idle');
+  expect(idles).toEqual([...idles].sort((a, b) => b - a));
 });
 
 test('sorting the whole table by a text column keeps it sorted', async ({ page, clients }) => {
