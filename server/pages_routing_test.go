@@ -36,7 +36,9 @@ func TestPagesForBrowsers(t *testing.T) {
 		{"/v1/sessions/" + id, browser, false, `"type": "sessions"`},
 		{"/v1/services", browser, false, `"type": "services"`},
 		{"/sessions", browser, false, `"type": "sessions"`},
-		{"/sessions/x", browser, false, ``},
+		{"/sessions/x", browser, true, ``},
+		{"/sessions/x", maxctrl, false, `is not a session`},
+		{"/sessions/stream", browser, false, ``},
 	}
 	for _, tt := range tests {
 		name := tt.path + " as a script"

@@ -178,22 +178,15 @@ func (s *Server) pagesForBrowsers(next http.Handler) http.Handler {
 }
 
 // isPagePath reports whether a path is both a resource and a dashboard
-// page: /services and /sessions/ID.
+// page: /services and /sessions/ID, whatever ID is, so that a mistyped one
+// gets the dashboard's own 404 page. /sessions/stream is the stream's.
 func isPagePath(p string) bool {
 	p = strings.TrimSuffix(p, "/")
 	if p == "/services" {
 		return true
 	}
 	id, ok := strings.CutPrefix(p, "/sessions/")
-	if !ok || id == "" {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return ok && id != "" && id != "stream" && !strings.Contains(id, "/")
 }
 
 func (s *Server) api(r chi.Router) {

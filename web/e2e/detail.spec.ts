@@ -1,4 +1,3 @@
-import { knownBug } from './helpers/bugs';
 import { expect, test } from './helpers/fixtures';
 import { ensureUsers, marker, users } from './helpers/mariadb';
 import { api, gotoLive, sessionRow } from './helpers/portico';
@@ -169,7 +168,6 @@ test('an unknown session is a 404 page', async ({ page }) => {
 });
 
 test('a malformed session id is the dashboard 404 page too', async ({ page }) => {
-  knownBug('malformedIDIsJSON');
   const res = await page.goto('/sessions/not-a-number');
   expect(res?.status()).toBe(404);
   expect(res?.headers()['content-type']).toMatch(/^text\/html/);
