@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portico-db/portico/core/config"
 	"github.com/portico-db/portico/cmd/portico/loadgen"
+	"github.com/portico-db/portico/core/config"
 )
 
 const loadAbout = `Opens real MariaDB/MySQL client sessions through a Portico listener and keeps
