@@ -60,16 +60,5 @@ func BenchmarkStreamFlush(b *testing.B) {
 // client joining a group (shared by clients joining at once).
 func BenchmarkStreamSnapshot(b *testing.B) {
 	g, _, _ := benchGroup(b, 10_000, 0)
-	b.ReportAllocs()
-	for b.Loop() {
-		sub := &subscriber{wake: make(chan struct{}, 1)}
-		g.mu.Lock()
-		g.snap = nil
-		j := g.snapshotLocked(sub, "")
-		g.mu.Unlock()
-		if _, err := j.snapshot.encode(g.h); err != nil {
-			b.Fatal(err)
-		}
-		g.leave(sub)
-	}
+	benchSnapshots(b, g)
 }
