@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"net/http"
 	"slices"
 	"strconv"
@@ -137,14 +135,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadFlags(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		// help is whether the error is flag.ErrHelp; want is in stderr or
-		// in the error.
-		help bool
-		want []string
-	}{
+	testFlagErrors(t, "load", []flagCase{
 		{"help", []string{"--help"}, true, []string{
 			"Usage: portico load [--addr HOST:PORT] [--sessions N]", "busy", "idle", "short-lived", "slow", "reporting",
 			"demo.sql", "-addr host:port", "first listener of the configuration", "-sessions n", "(default 50)",
@@ -155,24 +146,7 @@ func TestLoadFlags(t *testing.T) {
 		{"negative churn", []string{"--churn", "-0.5"}, false, []string{"cannot be negative"}},
 		{"bad users", []string{"--users", "shop_app"}, false, []string{"--users", "want user:password[@database]"}},
 		{"argument", []string{"now"}, false, []string{`unexpected argument "now"`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"load", "--config", writeConfig(t, testDataDir(t))}, tt.args...)
-			stdout, stderr, err := runCLI(t, "", args...)
-			if got := errors.Is(err, flag.ErrHelp); got != tt.help || err == nil {
-				t.Fatalf("err = %v, want an error (help: %v)", err, tt.help)
-			}
-			if stdout != "" {
-				t.Errorf("stdout = %q, want nothing", stdout)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr+err.Error(), w) {
-					t.Errorf("%q is neither in stderr nor in the error %q:\n%s", w, err, stderr)
-				}
-			}
-		})
-	}
+	})
 }
 
 func TestFirstListener(t *testing.T) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"net"
 	"regexp"
 	"strconv"
@@ -106,14 +104,7 @@ func TestSimulate(t *testing.T) {
 }
 
 func TestSimulateFlags(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		// help is whether the error is flag.ErrHelp; want is in stderr or
-		// in the error.
-		help bool
-		want []string
-	}{
+	testFlagErrors(t, "simulate", []flagCase{
 		{"help", []string{"--help"}, true, []string{
 			"Usage: portico simulate [--sessions N] [--rate N] [--admin HOST:PORT]", "No MariaDB is needed",
 			"admin / mariadb", "-sessions n", "(default 10000)", "-rate n", "(default 1000)", "-admin host:port",
@@ -124,22 +115,5 @@ func TestSimulateFlags(t *testing.T) {
 		{"bad admin address", []string{"--admin", "nowhere"}, false, []string{"--admin", "missing port"}},
 		{"bad admin port", []string{"--admin", "127.0.0.1:http"}, false, []string{"bad port"}},
 		{"argument", []string{"now"}, false, []string{`unexpected argument "now"`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"simulate", "--config", writeConfig(t, testDataDir(t))}, tt.args...)
-			stdout, stderr, err := runCLI(t, "", args...)
-			if got := errors.Is(err, flag.ErrHelp); got != tt.help || err == nil {
-				t.Fatalf("err = %v, want an error (help: %v)", err, tt.help)
-			}
-			if stdout != "" {
-				t.Errorf("stdout = %q, want nothing", stdout)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr+err.Error(), w) {
-					t.Errorf("%q is neither in stderr nor in the error %q:\n%s", w, err, stderr)
-				}
-			}
-		})
-	}
+	})
 }
