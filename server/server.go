@@ -66,6 +66,9 @@ type Config struct {
 	StreamInterval time.Duration
 	// Stream tunes the session stream's limits.
 	Stream StreamConfig
+	// MetricsWithoutAuth serves GET /metrics without credentials
+	// (admin_metrics_auth=false), for Prometheus servers that hold none.
+	MetricsWithoutAuth bool
 }
 
 // Server is the admin HTTP server's handler set.
@@ -81,6 +84,9 @@ type Server struct {
 	started  time.Time
 	interval time.Duration
 	streams  *hub
+	metrics  http.Handler
+	// metricsAuth puts /metrics behind the API's authentication.
+	metricsAuth bool
 }
 
 // New returns a server for cfg.
@@ -106,6 +112,8 @@ func New(cfg Config) *Server {
 		interval: interval,
 	}
 	s.streams = newHub(cfg.Sessions, s.epoch, cfg.Stream, logger)
+	s.metrics = newMetricsHandler(cfg.Sessions, s.streams)
+	s.metricsAuth = !cfg.MetricsWithoutAuth
 	return s
 }
 
@@ -139,6 +147,13 @@ func (s *Server) Handler() http.Handler {
 		r.Group(s.api)
 	})
 	r.Get("/auth", s.handleAuth)
+	// /metrics sits outside /v1, where Prometheus looks by default; GetHead
+	// answers HEAD with it too.
+	if s.metricsAuth {
+		r.With(s.requireAuth(false)).Get("/metrics", s.metrics.ServeHTTP)
+	} else {
+		r.Get("/metrics", s.metrics.ServeHTTP)
+	}
 	r.Group(func(r chi.Router) {
 		if s.pages != nil {
 			r.Use(s.pagesForBrowsers)

@@ -264,10 +264,12 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		TokenKey:    key,
 		TokenMaxAge: a.cfg.AdminJWTMaxAge,
 		InsecureGUI: !a.cfg.AdminSecureGUI,
-		Pages:       pages,
-		Login:       pages,
-		Static:      assets,
-		Logger:      logger.With("component", "server"),
+		// admin_metrics_auth=false lets Prometheus scrape without an account.
+		MetricsWithoutAuth: !a.cfg.AdminMetricsAuth,
+		Pages:              pages,
+		Login:              pages,
+		Static:             assets,
+		Logger:             logger.With("component", "server"),
 	})
 	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		// TLS handshake failures and the like, which net/http would print

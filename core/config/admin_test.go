@@ -16,10 +16,12 @@ func TestParseAdmin(t *testing.T) {
 	type admin struct {
 		dataDir   string
 		secureGUI bool
-		maxAge    time.Duration
-		cert, key string
+		// metricsAuth is admin_metrics_auth: on unless turned off.
+		metricsAuth bool
+		maxAge      time.Duration
+		cert, key   string
 	}
-	defaults := admin{dataDir: "/var/lib/portico", secureGUI: true, maxAge: 24 * time.Hour}
+	defaults := admin{dataDir: "/var/lib/portico", secureGUI: true, metricsAuth: true, maxAge: 24 * time.Hour}
 	with := func(edit func(*admin)) admin {
 		a := defaults
 		edit(&a)
@@ -37,6 +39,8 @@ func TestParseAdmin(t *testing.T) {
 		{"secure gui no", "admin_secure_gui=no\n", with(func(a *admin) { a.secureGUI = false }), ""},
 		{"secure gui 0", "admin_secure_gui=0\n", with(func(a *admin) { a.secureGUI = false }), ""},
 		{"secure gui on", "admin_secure_gui=ON\n", defaults, ""},
+		{"metrics auth off", "admin_metrics_auth=false\n", with(func(a *admin) { a.metricsAuth = false }), ""},
+		{"metrics auth on", "admin_metrics_auth=true\n", defaults, ""},
 		{"max age hours", "admin_jwt_max_age=2h\n", with(func(a *admin) { a.maxAge = 2 * time.Hour }), ""},
 		{"max age minutes", "admin_jwt_max_age=90m\n", with(func(a *admin) { a.maxAge = 90 * time.Minute }), ""},
 		{"max age seconds", "admin_jwt_max_age=3600s\n", with(func(a *admin) { a.maxAge = time.Hour }), ""},
@@ -53,7 +57,7 @@ func TestParseAdmin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := admin{cfg.DataDir, cfg.AdminSecureGUI, cfg.AdminJWTMaxAge, cfg.AdminSSLCert, cfg.AdminSSLKey}
+			got := admin{cfg.DataDir, cfg.AdminSecureGUI, cfg.AdminMetricsAuth, cfg.AdminJWTMaxAge, cfg.AdminSSLCert, cfg.AdminSSLKey}
 			if got != tt.want {
 				t.Errorf("got %+v\nwant %+v", got, tt.want)
 			}
@@ -74,6 +78,7 @@ func TestParseAdminErrors(t *testing.T) {
 	}{
 		{"empty datadir", "datadir=\n", "my.cnf:2: datadir is empty"},
 		{"bad boolean", "admin_port=8989\nadmin_secure_gui=maybe\n", `my.cnf:3: admin_secure_gui="maybe": not a boolean`},
+		{"bad metrics auth", "admin_metrics_auth=maybe\n", `my.cnf:2: admin_metrics_auth="maybe": not a boolean`},
 		{"bad duration", "admin_jwt_max_age=a day\n", `my.cnf:2: admin_jwt_max_age="a day": not a duration`},
 		{"compound duration", "admin_jwt_max_age=1h30m\n", `my.cnf:2: admin_jwt_max_age="1h30m": not a duration`},
 		{"negative duration", "admin_jwt_max_age=-1h\n", `my.cnf:2: admin_jwt_max_age="-1h": not a duration`},

@@ -40,6 +40,9 @@ type Config struct {
 	// AdminSecureGUI refuses GET /auth and the dashboard over plain HTTP,
 	// as MaxScale's admin_secure_gui does.
 	AdminSecureGUI bool
+	// AdminMetricsAuth puts GET /metrics behind the API's authentication;
+	// false lets a Prometheus server scrape without admin credentials.
+	AdminMetricsAuth bool
 	// AdminJWTMaxAge caps the lifetime of the tokens the API issues.
 	AdminJWTMaxAge time.Duration
 	// AdminSSLCert and AdminSSLKey, both set or both empty, are PEM files
@@ -160,7 +163,7 @@ func parseINI(name string, r io.Reader) ([]*section, error) {
 // known lists the parameters Portico acts on, per section type.
 var known = map[string]map[string]bool{
 	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
-		"admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
+		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
 	"server":   {"type": true, "address": true, "port": true},
 	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true, "retain_last_statements": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true},
@@ -168,7 +171,7 @@ var known = map[string]map[string]bool{
 
 func build(name string, sections []*section) (*Config, error) {
 	cfg := &Config{AdminHost: DefaultAdminHost, AdminPort: DefaultAdminPort, DataDir: DefaultDataDir,
-		AdminSecureGUI: true, AdminJWTMaxAge: DefaultAdminJWTMaxAge}
+		AdminSecureGUI: true, AdminMetricsAuth: true, AdminJWTMaxAge: DefaultAdminJWTMaxAge}
 	errAt := func(line int, format string, args ...any) error {
 		return &Error{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -342,6 +345,13 @@ func buildAdmin(cfg *Config, s *section, errAt func(int, string, ...any) error, 
 			return errAt(v.line, "admin_secure_gui=%q: %v", v.v, err)
 		}
 		cfg.AdminSecureGUI = b
+	}
+	if v, ok := s.get("admin_metrics_auth"); ok {
+		b, err := parseBool(v.v)
+		if err != nil {
+			return errAt(v.line, "admin_metrics_auth=%q: %v", v.v, err)
+		}
+		cfg.AdminMetricsAuth = b
 	}
 	if v, ok := s.get("admin_jwt_max_age"); ok {
 		d, unitless, err := parseDuration(v.v)
