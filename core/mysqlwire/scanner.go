@@ -16,6 +16,11 @@ type PacketInfo struct {
 	// scanner's limit. It may alias the chunk being scanned and is only
 	// valid during the callback.
 	Prefix []byte
+	// Whole is set when the whole physical packet, header and payload, lies
+	// in the chunk being scanned, at offset Off, so that a proxy can forward
+	// something else in its place.
+	Whole bool
+	Off   int
 }
 
 // Ends reports whether this physical packet is the last of its logical
@@ -67,6 +72,7 @@ func (s *Scanner) Packets() int {
 
 // Feed scans the next chunk of the stream.
 func (s *Scanner) Feed(b []byte) {
+	total := len(b)
 	for len(b) > 0 {
 		if !s.inPayload && s.hdrN == 0 && !s.cont && s.skip != nil {
 			if n, k := s.skip(b); n > 0 {
@@ -86,7 +92,9 @@ func (s *Scanner) Feed(b []byte) {
 				info := &s.info
 				info.Seq, info.FirstSeq, info.Len, info.Cont = b[3], b[3], n, false
 				info.Prefix = b[packetHeaderSize:k:k]
+				info.Whole, info.Off = true, total-len(b)
 				s.onPacket(&s.info)
+				info.Whole = false
 				b = b[packetHeaderSize+n:]
 				continue
 			}

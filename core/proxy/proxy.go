@@ -60,6 +60,8 @@ const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress
 // Registry is what the proxy needs from the session registry.
 type Registry interface {
 	Open(core.Session) *core.Handle
+	// Get finds the session a client's KILL names by its Portico id.
+	Get(core.SessionID) (core.Session, error)
 }
 
 var _ Registry = (*core.Registry)(nil)

@@ -44,14 +44,14 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 
 	upstream := make(chan error, 1)
 	go func() {
-		err := pump(s.fromClient, s.backend, up.scan, up.flush)
+		err := pump(s.fromClient, s.backend, up.scan, up.flush, &up.edits)
 		// Either side ending ends the session.
 		s.closeAll()
 		upstream <- err
 	}()
 	err := s.relayAuth(fromBackend)
 	if err == nil {
-		err = pump(fromBackend, s.toClient, down.scan, down.flush)
+		err = pump(fromBackend, s.toClient, down.scan, down.flush, nil)
 	}
 	s.closeAll()
 	upErr := <-upstream
@@ -66,8 +66,10 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 
 // pump forwards whatever r has read to w, showing each chunk to sc first,
 // until reading or writing fails. Chunks are written straight out of r's
-// buffer: no copy, and one write per read, as io.Copy would do.
-func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func()) error {
+// buffer: no copy, and one write per read, as io.Copy would do. Packets
+// that sc's callback put in eds are replaced as the chunk is written; eds
+// is nil for a direction that never replaces any.
+func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func(), eds *[]edit) error {
 	for {
 		if r.Buffered() == 0 {
 			if _, err := r.Peek(1); err != nil {
@@ -78,13 +80,43 @@ func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func()) err
 		// Commands must be queued before the backend can see them, or
 		// their replies could arrive first.
 		sc.Feed(chunk)
-		_, err := w.Write(chunk)
+		var err error
+		if eds != nil && len(*eds) > 0 {
+			err = writeEdited(w, chunk, *eds)
+			clear(*eds)
+			*eds = (*eds)[:0]
+		} else {
+			_, err = w.Write(chunk)
+		}
 		_, _ = r.Discard(len(chunk))
 		flush()
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// edit replaces the n bytes at off in a chunk with packet.
+type edit struct {
+	off, n int
+	packet []byte
+}
+
+// writeEdited writes chunk to w with eds, which are in order and do not
+// overlap, applied.
+func writeEdited(w io.Writer, chunk []byte, eds []edit) error {
+	at := 0
+	for _, e := range eds {
+		if _, err := w.Write(chunk[at:e.off]); err != nil {
+			return err
+		}
+		if _, err := w.Write(e.packet); err != nil {
+			return err
+		}
+		at = e.off + e.n
+	}
+	_, err := w.Write(chunk[at:])
+	return err
 }
 
 // inFlight is the queue of commands waiting for their replies, shared by
@@ -182,6 +214,9 @@ type clientSide struct {
 	scan   *mysqlwire.Scanner
 	caps   uint32
 	retain bool
+	// edits are the packets of the chunk being scanned to forward
+	// rewritten.
+	edits []edit
 }
 
 func (c *clientSide) flush() { c.s.h.CountIn(0, c.scan.Packets()) }
@@ -203,6 +238,9 @@ func (c *clientSide) packet(p *mysqlwire.PacketInfo) {
 	}
 	h := c.s.h
 	code := p.Prefix[0]
+	if code == mysqlwire.ComProcessKill || code == mysqlwire.ComQuery && mysqlwire.HasKillPrefix(p.Prefix) {
+		c.rewriteKill(p)
+	}
 	switch code {
 	case mysqlwire.ComQuery, mysqlwire.ComStmtExecute, mysqlwire.ComStmtBulkExecute:
 		h.CountQuery()
@@ -225,6 +263,42 @@ func (c *clientSide) packet(p *mysqlwire.PacketInfo) {
 		c.s.log.Log(context.Background(), LevelNotice, "stopped following replies; relaying goes on",
 			"reason", "more than "+strconv.Itoa(maxInFlight)+" commands wait for their replies")
 	}
+}
+
+// rewriteKill puts the backend thread id of a Portico session in place of
+// its Portico id in a KILL, since clients only see Portico ids (the
+// greeting carries them) and the backend only knows its own. An id that is
+// no Portico session's goes through unchanged: it may be a backend id from
+// SHOW PROCESSLIST. Only a packet that lies whole in the chunk being relayed
+// can be replaced; one split across reads goes through unchanged.
+func (c *clientSide) rewriteKill(p *mysqlwire.PacketInfo) {
+	if !p.Whole || p.Cont || len(p.Prefix) != p.Len {
+		return
+	}
+	k, ok := mysqlwire.ParseKill(p.Prefix)
+	if !ok || k.ID == 0 {
+		return
+	}
+	target, err := c.s.p.reg.Get(core.SessionID(k.ID))
+	if err != nil || len(target.Backends) == 0 || target.Backends[0].ThreadID == 0 {
+		return
+	}
+	be := target.Backends[0]
+	// Another server's thread id means nothing to this session's backend,
+	// and could name an unrelated thread there.
+	if be.Server != c.s.server {
+		c.s.log.Log(context.Background(), LevelNotice, "KILL names a session on another server; forwarded unchanged",
+			"target", k.ID, "target_server", be.Server)
+		return
+	}
+	payload, ok := k.Rewrite(make([]byte, packetHeader, packetHeader+p.Len+10), p.Prefix, uint64(be.ThreadID))
+	if !ok || len(payload)-packetHeader >= mysqlwire.MaxPacketSize {
+		return
+	}
+	n := len(payload) - packetHeader
+	payload[0], payload[1], payload[2], payload[3] = byte(n), byte(n>>8), byte(n>>16), p.Seq
+	c.edits = append(c.edits, edit{off: p.Off, n: packetHeader + p.Len, packet: payload})
+	c.s.log.Debug("KILL rewritten to the backend thread id", "target", k.ID, "thread_id", be.ThreadID)
 }
 
 // statementText keeps at most statementLimit bytes of a statement, cut at
@@ -333,3 +407,7 @@ func (c *clientWriter) Write(b []byte) (int, error) {
 	c.h.CountOut(n, 0)
 	return n, err
 }
+
+// packetHeader is the size of a packet's header: 3 bytes of length, 1 of
+// sequence id.
+const packetHeader = 4
