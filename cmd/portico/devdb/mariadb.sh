@@ -4,6 +4,9 @@
 #   mariadb.sh start DIR PORT   start (or reuse) a server whose state lives in DIR
 #   mariadb.sh stop  DIR        stop the server started for DIR (no error if none)
 #
+# MARIADBD_ARGS, if set, adds options to mariadbd's command line when it
+# starts (bench:proxy raises max_connections this way).
+#
 # The server listens on 127.0.0.1:PORT and on the socket DIR/mariadb.sock, keeps
 # its data in DIR/data and never reads the system option files (--no-defaults),
 # so it is independent of any system-wide MariaDB. It creates (idempotently)
@@ -187,6 +190,7 @@ start() {
 		--socket="$SOCKET" \
 		--pid-file="$PID_FILE" \
 		"${USER_ARGS[@]}" \
+		${MARIADBD_ARGS-} \
 		--skip-name-resolve \
 		--log-error="$ERROR_LOG" \
 		</dev/null >>"$BASE_DIR/mariadbd.out" 2>&1 9>&- &
