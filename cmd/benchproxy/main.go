@@ -560,4 +560,3 @@ func raiseFileLimit(n uint64) uint64 {
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
 	return l.Cur
 }
-
