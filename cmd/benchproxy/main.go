@@ -53,6 +53,7 @@ type options struct {
 	bulkMB             int
 	idle               int
 	sections           map[string]bool
+	compareRelays      bool
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.IntVar(&o.bulkMB, "bulk-mb", 500, "size of the bulk result, in MB")
 	flag.IntVar(&o.idle, "idle", 10000, "idle sessions for the memory measurement")
 	flag.StringVar(&sections, "sections", "throughput,bulk,memory", "what to measure")
+	flag.BoolVar(&o.compareRelays, "compare-relays", false, "also measure Portico relaying on goroutines (PORTICO_RELAY=goroutines) instead of event loops")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
 	o.sections = map[string]bool{}
@@ -108,7 +110,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
-	pt, stopPortico, err := startPortico(ctx, o, host, port)
+	pt, stopPortico, err := startPortico(ctx, o, host, port, "portico", nil)
 	if err != nil {
 		return err
 	}
@@ -119,6 +121,14 @@ func run(ctx context.Context, o options) error {
 	}
 	defer stopHAProxy()
 	targets := []target{{name: "direct", addr: o.db}, pt, ht}
+	if o.compareRelays {
+		gt, stop, err := startPortico(ctx, o, host, port, "portico-goroutines", []string{"PORTICO_RELAY=goroutines"})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, gt)
+	}
 	fmt.Printf("# benchproxy %s\n# GOMAXPROCS of Portico: default (%d CPUs); HAProxy: default nbthread\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	if o.sections["throughput"] {
@@ -387,10 +397,10 @@ func open(o options, addr string) (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
-func startPortico(ctx context.Context, o options, host, port string) (target, func(), error) {
+func startPortico(ctx context.Context, o options, host, port, name string, env []string) (target, func(), error) {
 	listen, admin := freePort(), freePort()
-	dir, _ := filepath.Abs(filepath.Join(o.work, "portico"))
-	cnf := filepath.Join(o.work, "portico.cnf")
+	dir, _ := filepath.Abs(filepath.Join(o.work, name))
+	cnf := filepath.Join(o.work, name+".cnf")
 	text := fmt.Sprintf(`[maxscale]
 admin_host=127.0.0.1
 admin_port=%d
@@ -419,8 +429,8 @@ port=%d
 		return target{}, nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(listen))
-	pid, stop, err := startProcess(ctx, filepath.Join(o.work, "portico.log"), addr, o.portico, "--config", cnf)
-	return target{name: "portico", addr: addr, pid: pid}, stop, err
+	pid, stop, err := startProcess(ctx, filepath.Join(o.work, name+".log"), addr, env, o.portico, "--config", cnf)
+	return target{name: name, addr: addr, pid: pid}, stop, err
 }
 
 func startHAProxy(ctx context.Context, o options, host, port string) (target, func(), error) {
@@ -443,19 +453,20 @@ listen mariadb
 		return target{}, nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(listen))
-	pid, stop, err := startProcess(ctx, filepath.Join(o.work, "haproxy.log"), addr, o.haproxy, "-db", "-f", cfg)
+	pid, stop, err := startProcess(ctx, filepath.Join(o.work, "haproxy.log"), addr, nil, o.haproxy, "-db", "-f", cfg)
 	return target{name: "haproxy", addr: addr, pid: pid}, stop, err
 }
 
 // startProcess runs a proxy with its output in logFile and waits until it
 // accepts connections on addr.
-func startProcess(ctx context.Context, logFile, addr, name string, args ...string) (int, func(), error) {
+func startProcess(ctx context.Context, logFile, addr string, env []string, name string, args ...string) (int, func(), error) {
 	out, err := os.Create(logFile)
 	if err != nil {
 		return 0, nil, err
 	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return 0, nil, fmt.Errorf("start %s: %w", name, err)

@@ -194,7 +194,10 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		closeAll()
 		return nil, err
 	}
-	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy")})
+	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy"),
+		// PORTICO_RELAY=goroutines relays on goroutines instead of event
+		// loops, for bench:proxy to compare the two in one run.
+		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines"})
 	for i, l := range cfg.Topology.Listeners {
 		a.wg.Go(func() {
 			if err := px.Serve(ctx, listeners[i], l); err != nil {

@@ -22,6 +22,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-db/portico/core"
@@ -73,6 +74,10 @@ type Config struct {
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration
 	AuthTimeout    time.Duration
+	// NoEventLoop relays every session on two goroutines, as on systems
+	// other than Linux and for TLS, instead of on event loops: for
+	// comparing the two.
+	NoEventLoop bool
 }
 
 // Proxy serves the listeners of one topology.
@@ -82,6 +87,10 @@ type Proxy struct {
 	log            *slog.Logger
 	connectTimeout time.Duration
 	authTimeout    time.Duration
+	loops          *loopGroup
+	// readers are the buffered readers of sessions' handshakes, and of
+	// the relay where no event loop serves it.
+	readers sync.Pool
 }
 
 // New returns a proxy for cfg.
@@ -92,6 +101,9 @@ func New(cfg Config) *Proxy {
 		log:            cfg.Logger,
 		connectTimeout: cfg.ConnectTimeout,
 		authTimeout:    cfg.AuthTimeout,
+	}
+	if !cfg.NoEventLoop {
+		p.loops = newLoopGroup()
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -115,6 +127,13 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if err := p.loops.start(); err != nil {
+		p.log.Warn("relaying every session on goroutines: the event loops did not start", "err", err)
+	} else {
+		// Deferred before the wait, so it runs after it: the loops stop
+		// once the sessions on them have ended.
+		defer p.loops.stop()
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -142,7 +161,9 @@ type session struct {
 	log    *slog.Logger
 	// fromClient buffers the client connection for the handshake and the
 	// relay alike, so bytes a client sends early are never lost.
-	fromClient *bufio.Reader
+	// fromBackend buffers the backend's. Both go back to the proxy's pool
+	// when an event loop takes the session over.
+	fromClient, fromBackend *bufio.Reader
 	// toClient counts what is written to the client.
 	toClient io.Writer
 	// captureLimit is how much of each client packet is kept.
@@ -164,6 +185,11 @@ type session struct {
 	// ended once serveSession no longer waits for it.
 	killing, ended bool
 	kills          sync.WaitGroup
+	// loop holds the connections once an event loop relays them.
+	loop loopFDs
+	// handingOff is set while the client side's pump is stopped for the
+	// hand-over to an event loop, which is not the session ending.
+	handingOff atomic.Bool
 }
 
 func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
@@ -188,11 +214,12 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	}()
 	defer h.Close()
 	defer client.Close()
+	defer func() { s.releaseReaders() }()
 	h.RetainStatements(svc.RetainLastStatements)
 	s = &session{
 		p: p, h: h, svc: svc, client: client,
 		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
-		fromClient:   bufio.NewReaderSize(&ioCounter{r: client, h: h, client: true}, relayBuffer),
+		fromClient:   p.getReader(&ioCounter{r: client, h: h, client: true}),
 		toClient:     &clientWriter{w: client, h: h},
 		captureLimit: captureLimit,
 	}
@@ -217,6 +244,27 @@ func (s *session) closeAll() {
 	s.closed = true
 	if s.backend != nil {
 		s.backend.Close()
+	}
+	s.shutdownLoopLocked()
+}
+
+func (p *Proxy) getReader(r io.Reader) *bufio.Reader {
+	if br, ok := p.readers.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, relayBuffer)
+}
+
+// releaseReaders gives the session's buffered readers back to the proxy.
+// Nothing may read them afterwards.
+func (s *session) releaseReaders() {
+	for _, r := range []**bufio.Reader{&s.fromClient, &s.fromBackend} {
+		if *r != nil {
+			(*r).Reset(nil)
+			s.p.readers.Put(*r)
+			*r = nil
+		}
 	}
 }
 
@@ -355,7 +403,8 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	_ = backend.SetDeadline(deadline)
 	_ = s.client.SetDeadline(deadline)
 
-	fromBackend := bufio.NewReaderSize(&ioCounter{r: backend, h: s.h}, relayBuffer)
+	fromBackend := s.p.getReader(&ioCounter{r: backend, h: s.h})
+	s.fromBackend = fromBackend
 	s.server = server
 	seq, greeting, err := mysqlwire.ReadPacket(fromBackend, handshakeLimit)
 	if err != nil {
@@ -415,7 +464,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 			msg: "Lost connection to server '" + server + "' during handshake", err: err}
 	}
 	s.h.Touch(time.Now())
-	return 0, s.relay(fromBackend, newConnCaps(g, hr))
+	return 0, s.relay(newConnCaps(g, hr))
 }
 
 // writeClient sends the client one packet the proxy itself framed.

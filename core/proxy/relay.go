@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"strconv"
@@ -34,7 +35,7 @@ func newConnCaps(g mysqlwire.Greeting, hr mysqlwire.HandshakeResponse) connCaps 
 // client side runs from the start, so authentication exchanges (auth
 // switch, more data) pass through; the backend side reads packet by packet
 // until authentication ends and then relays chunks like the client side.
-func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
+func (s *session) relay(caps connCaps) error {
 	q := &inFlight{h: s.h}
 	up := &clientSide{s: s, q: q, caps: caps.client, retain: s.svc.RetainLastStatements > 0}
 	up.scan = mysqlwire.NewScanner(s.captureLimit, up.packet)
@@ -46,12 +47,19 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 	go func() {
 		err := pump(s.fromClient, s.backend, up.scan, up.flush, &up.edits)
 		// Either side ending ends the session.
-		s.closeAll()
+		if !s.handingOff.Load() {
+			s.closeAll()
+		}
 		upstream <- err
 	}()
-	err := s.relayAuth(fromBackend)
+	err := s.relayAuth(s.fromBackend)
 	if err == nil {
-		err = pump(fromBackend, s.toClient, down.scan, down.flush, nil)
+		if l := s.p.loops.pick(); l != nil {
+			if handled, err := s.relayOnLoop(l, up, down, upstream); handled {
+				return err
+			}
+		}
+		err = pump(s.fromBackend, s.toClient, down.scan, down.flush, nil)
 	}
 	s.closeAll()
 	upErr := <-upstream
@@ -221,6 +229,22 @@ type clientSide struct {
 
 func (c *clientSide) flush() { c.s.h.CountIn(0, c.scan.Packets()) }
 
+// feed shows an event loop's chunk to the scanner and returns what to send
+// the backend: the chunk, or a copy with the packets being replaced
+// replaced.
+func (c *clientSide) feed(chunk []byte) []byte {
+	c.scan.Feed(chunk)
+	c.flush()
+	if len(c.edits) == 0 {
+		return chunk
+	}
+	var b bytes.Buffer
+	_ = writeEdited(&b, chunk, c.edits)
+	clear(c.edits)
+	c.edits = c.edits[:0]
+	return b.Bytes()
+}
+
 func (c *clientSide) packet(p *mysqlwire.PacketInfo) {
 	if !p.Ends() {
 		return
@@ -327,6 +351,14 @@ type backendSide struct {
 }
 
 func (b *backendSide) flush() { b.s.h.CountOut(0, b.scan.Packets()) }
+
+// feed shows an event loop's chunk to the scanner; it goes to the client
+// unchanged.
+func (b *backendSide) feed(chunk []byte) []byte {
+	b.scan.Feed(chunk)
+	b.flush()
+	return chunk
+}
 
 func (b *backendSide) packet(p *mysqlwire.PacketInfo) {
 	if b.tracker.Lost() {

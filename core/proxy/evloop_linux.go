@@ -1,0 +1,539 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/portico-db/portico/core"
+)
+
+// Once a session has logged in, Linux relays it on an event loop instead of
+// two goroutines: a few loops, each one goroutine waiting in epoll_wait,
+// read whichever connection has bytes, show them to the session's scanner
+// and write them to the other side, as HAProxy does. An idle session then
+// holds no goroutine stack and no buffer, and a busy one costs a read and a
+// write per chunk with no scheduler hand-offs between them.
+
+// loopBuffer sizes each loop's read buffer: the largest chunk relayed in
+// one read and write.
+const loopBuffer = 64 << 10
+
+// loopGroup is the loops of one Proxy. Sessions are spread over them in
+// turn. A nil *loopGroup runs none.
+type loopGroup struct {
+	mu    sync.Mutex
+	users int // running Serve calls; the loops run while there are any
+	loops []*loop
+	next  atomic.Uint32
+}
+
+func newLoopGroup() *loopGroup { return &loopGroup{} }
+
+// start starts the loops for one more Serve call.
+func (g *loopGroup) start() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.users++
+	if g.users > 1 {
+		return nil
+	}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newLoop()
+		if err != nil {
+			g.stopLocked()
+			g.users--
+			return err
+		}
+		g.loops = append(g.loops, l)
+		go l.run()
+	}
+	return nil
+}
+
+// stop ends the loops once the last Serve call ended; by then every session
+// has ended, so no loop has any left.
+func (g *loopGroup) stop() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.users--
+	if g.users == 0 {
+		g.stopLocked()
+	}
+}
+
+func (g *loopGroup) stopLocked() {
+	for _, l := range g.loops {
+		l.stop()
+	}
+	g.loops = nil
+}
+
+// pick returns the loop for a new session, or nil if none runs.
+func (g *loopGroup) pick() *loop {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.loops) == 0 {
+		return nil
+	}
+	return g.loops[int(g.next.Add(1))%len(g.loops)]
+}
+
+// loop is one epoll instance and the goroutine that serves it. The epoll
+// fd is itself waited on through Go's poller, so a loop with nothing to do
+// parks like any goroutine blocked on a socket instead of holding a thread
+// in epoll_wait, and wakes without a scheduler hand-off.
+type loop struct {
+	epfd   *os.File
+	rc     syscall.RawConn
+	events []syscall.EpollEvent
+	buf    []byte
+	done   chan struct{}
+	// stopping tells the loop that its epoll fd was closed on purpose.
+	stopping atomic.Bool
+	// wait is l.poll as a func value, made once: a closure made per call
+	// would allocate per round. n and err are its results.
+	wait func(epfd uintptr) bool
+	n    int
+	err  error
+	// spare holds buffers for connections that could not take all they
+	// were sent. That is rare, and they go back as soon as the data has
+	// gone; only the loop's goroutine uses them.
+	spare [][]byte
+
+	mu    sync.Mutex // guards conns, which registering sessions add to
+	conns []*loopConn
+}
+
+// loopConn is one connection of a session on a loop: the client's or the
+// backend's.
+type loopConn struct {
+	fd     int
+	sess   *loopSession
+	peer   *loopConn
+	client bool // the client's connection
+	// events is what epoll watches the fd for now.
+	events uint32
+	// out holds bytes the peer sent that this connection could not take
+	// yet; while it does, the peer is not read (backpressure).
+	out []byte
+	// feed shows the bytes read from this connection to the session's
+	// scanner and returns what to write to the peer: the same bytes, or
+	// a copy with packets replaced.
+	feed func(chunk []byte) []byte
+}
+
+// loopSession is a session on a loop.
+type loopSession struct {
+	s              *session
+	client, backed *loopConn
+	ended          bool
+	err            error
+	done           chan struct{}
+}
+
+func newLoop() (*loop, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create: %w", err)
+	}
+	// Non-blocking, so that os.NewFile hands it to Go's poller.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	l := &loop{epfd: f, rc: rc, events: make([]syscall.EpollEvent, 128),
+		buf: make([]byte, loopBuffer), done: make(chan struct{})}
+	l.wait = l.poll
+	return l, nil
+}
+
+// poll takes the ready events without blocking; when there are none, the
+// loop parks until Go's poller sees the epoll fd readable.
+func (l *loop) poll(epfd uintptr) bool {
+	l.n, l.err = syscall.EpollWait(int(epfd), l.events, 0)
+	if errors.Is(l.err, syscall.EINTR) {
+		l.n, l.err = 0, nil
+	}
+	return l.n > 0 || l.err != nil
+}
+
+// stop ends the loop: closing the epoll fd wakes it.
+func (l *loop) stop() {
+	l.stopping.Store(true)
+	l.epfd.Close()
+	<-l.done
+}
+
+// ctl changes what epoll watches c's fd for.
+func (l *loop) ctl(op int, fd int, events uint32) error {
+	var err error
+	cerr := l.rc.Control(func(epfd uintptr) {
+		ev := syscall.EpollEvent{Events: events, Fd: int32(fd)}
+		err = syscall.EpollCtl(int(epfd), op, fd, &ev)
+	})
+	if cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// add puts a session's two connections on the loop. The fds are the
+// session's own duplicates, non-blocking like every socket Go opens.
+func (l *loop) add(ls *loopSession) error {
+	for i, c := range []*loopConn{ls.client, ls.backed} {
+		c.events = syscall.EPOLLIN | syscall.EPOLLRDHUP
+		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, c.events); err != nil {
+			if i == 1 {
+				_ = l.ctl(syscall.EPOLL_CTL_DEL, ls.client.fd, 0)
+			}
+			return fmt.Errorf("epoll_ctl: %w", err)
+		}
+	}
+	// Until the loop can find the connections it skips their events;
+	// being level-triggered, epoll reports them again.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range []*loopConn{ls.client, ls.backed} {
+		for c.fd >= len(l.conns) {
+			l.conns = append(l.conns, make([]*loopConn, len(l.conns)+64)...)
+		}
+		l.conns[c.fd] = c
+	}
+	return nil
+}
+
+func (l *loop) run() {
+	defer close(l.done)
+	for {
+		err := l.rc.Read(l.wait)
+		if err == nil {
+			err = l.err
+		}
+		n := l.n
+		if err != nil {
+			if l.stopping.Load() {
+				return
+			}
+			// Nothing a loop can do about a broken epoll: its sessions
+			// would hang, so end them.
+			l.endAll(fmt.Errorf("epoll_wait: %w", err))
+			return
+		}
+		for _, ev := range l.events[:n] {
+			fd := int(ev.Fd)
+			l.mu.Lock()
+			var c *loopConn
+			if fd < len(l.conns) {
+				c = l.conns[fd]
+			}
+			l.mu.Unlock()
+			if c == nil || c.sess.ended {
+				continue
+			}
+			if ev.Events&syscall.EPOLLOUT != 0 {
+				l.drain(c)
+			}
+			if !c.sess.ended && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 &&
+				c.events&syscall.EPOLLIN != 0 {
+				l.read(c)
+			}
+		}
+	}
+}
+
+// read relays one read's worth from c to its peer. Epoll is level-triggered,
+// so whatever one read leaves comes back in the next round, after the
+// other sessions' turns.
+func (l *loop) read(c *loopConn) {
+	n, err := syscall.Read(c.fd, l.buf)
+	if n <= 0 {
+		switch {
+		case err == nil:
+			l.end(c.sess, nil) // EOF
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.ECONNRESET):
+			l.end(c.sess, nil)
+		default:
+			l.end(c.sess, fmt.Errorf("read: %w", err))
+		}
+		return
+	}
+	h := c.sess.s.h
+	h.IO(time.Now())
+	if c.client {
+		h.CountIn(n, 0)
+	}
+	chunk := c.feed(l.buf[:n])
+	rest, err := l.write(c.peer, chunk)
+	if err != nil {
+		l.end(c.sess, err)
+		return
+	}
+	if len(rest) > 0 {
+		// The peer's socket is full: keep the rest and stop reading c
+		// until the peer has taken it.
+		c.peer.out = append(l.getOut(), rest...)
+		l.watch(c.peer, c.peer.events|syscall.EPOLLOUT)
+		l.watch(c, c.events&^syscall.EPOLLIN)
+	}
+}
+
+// drain writes what c holds for it, and reads its peer again once c has
+// taken it all.
+func (l *loop) drain(c *loopConn) {
+	rest, err := l.write(c, c.out)
+	if err != nil {
+		l.end(c.sess, err)
+		return
+	}
+	if len(rest) > 0 {
+		c.out = c.out[:copy(c.out, rest)]
+		return
+	}
+	l.putOut(c.out)
+	c.out = nil
+	l.watch(c, c.events&^syscall.EPOLLOUT)
+	l.watch(c.peer, c.peer.events|syscall.EPOLLIN)
+}
+
+// write writes b to c until done or c's socket is full, and returns what
+// is left.
+func (l *loop) write(c *loopConn, b []byte) ([]byte, error) {
+	h := c.sess.s.h
+	for len(b) > 0 {
+		n, err := syscall.Write(c.fd, b)
+		if n > 0 {
+			if c.client {
+				h.CountOut(n, 0)
+			}
+			b = b[n:]
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.EAGAIN):
+			return b, nil
+		case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+			return nil, errPeerClosed
+		default:
+			return nil, fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil, nil
+}
+
+// errPeerClosed ends a session quietly: the other side hung up while bytes
+// were on their way to it.
+var errPeerClosed = errors.New("connection closed by peer")
+
+func (l *loop) watch(c *loopConn, events uint32) {
+	if events == c.events {
+		return
+	}
+	c.events = events
+	if err := l.ctl(syscall.EPOLL_CTL_MOD, c.fd, events); err != nil {
+		l.end(c.sess, fmt.Errorf("epoll_ctl: %w", err))
+	}
+}
+
+// end takes the session off the loop, closes its connections and wakes the
+// goroutine waiting for it.
+func (l *loop) end(ls *loopSession, err error) {
+	if ls.ended {
+		return
+	}
+	ls.ended = true
+	if errors.Is(err, errPeerClosed) {
+		err = nil
+	}
+	ls.err = err
+	for _, c := range []*loopConn{ls.client, ls.backed} {
+		_ = l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
+		if c.out != nil {
+			l.putOut(c.out)
+			c.out = nil
+		}
+	}
+	l.mu.Lock()
+	l.conns[ls.client.fd], l.conns[ls.backed.fd] = nil, nil
+	l.mu.Unlock()
+	ls.s.closeLoopFDs()
+	close(ls.done)
+}
+
+func (l *loop) endAll(err error) {
+	l.mu.Lock()
+	var sessions []*loopSession
+	for _, c := range l.conns {
+		if c != nil && c.client {
+			sessions = append(sessions, c.sess)
+		}
+	}
+	l.mu.Unlock()
+	for _, ls := range sessions {
+		l.end(ls, err)
+	}
+}
+
+func (l *loop) getOut() []byte {
+	if n := len(l.spare); n > 0 {
+		b := l.spare[n-1]
+		l.spare = l.spare[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, loopBuffer)
+}
+
+// putOut keeps a few buffers for the next backpressure, not all: a burst
+// of slow clients must not pin its peak for good.
+func (l *loop) putOut(b []byte) {
+	if cap(b) == loopBuffer && len(l.spare) < 8 {
+		l.spare = append(l.spare, b[:0])
+	}
+}
+
+// loopFDs are a session's connections once a loop owns them: duplicates
+// of the sockets, so closing the net.Conns removes them from Go's poller
+// without closing the connections.
+type loopFDs struct {
+	on           bool
+	client, back int
+	closed       bool
+}
+
+// relayOnLoop hands a logged-in session to l and waits until it ends. It
+// reports false, having changed nothing, if the connections are not plain
+// sockets (TLS): those stay on goroutines.
+func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstream <-chan error) (bool, error) {
+	cc, ok := s.client.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	bc, ok := s.backend.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	// Stop the client side's pump: a deadline in the past wakes its read
+	// without losing a byte, as the pump forwards whatever it has read
+	// before it reads again.
+	s.handingOff.Store(true)
+	_ = s.client.SetReadDeadline(time.Unix(1, 0))
+	if err := <-upstream; !errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client side ended on its own first.
+		s.closeAll()
+		if isClosed(err) {
+			return true, nil
+		}
+		return true, err
+	}
+	_ = s.client.SetReadDeadline(time.Time{})
+	// The backend may have sent more than its OK already.
+	if n := s.fromBackend.Buffered(); n > 0 {
+		chunk, _ := s.fromBackend.Peek(n)
+		chunk = down.feed(chunk)
+		_, err := s.toClient.Write(chunk)
+		if err != nil {
+			s.closeAll()
+			return true, nil
+		}
+	}
+	cfd, err := dupFD(cc)
+	if err != nil {
+		s.closeAll()
+		return true, err
+	}
+	bfd, err := dupFD(bc)
+	if err != nil {
+		syscall.Close(cfd)
+		s.closeAll()
+		return true, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		syscall.Close(cfd)
+		syscall.Close(bfd)
+		return true, nil
+	}
+	s.loop = loopFDs{on: true, client: cfd, back: bfd}
+	s.mu.Unlock()
+	s.client.Close()
+	s.backend.Close()
+	s.releaseReaders()
+	s.h.Update(func(sess *core.Session) { sess.Memory.ClientBuffer, sess.Memory.BackendBuffer = 0, 0 })
+
+	ls := &loopSession{s: s, done: make(chan struct{})}
+	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed}
+	ls.backed = &loopConn{fd: bfd, sess: ls, feed: down.feed}
+	ls.client.peer, ls.backed.peer = ls.backed, ls.client
+	if err := l.add(ls); err != nil {
+		s.closeLoopFDs()
+		return true, err
+	}
+	<-ls.done
+	return true, ls.err
+}
+
+// shutdownLoopLocked wakes the loop that owns the session's connections:
+// it sees them end and closes them. Only the loop closes them, so that a
+// number the kernel has reused is never touched.
+func (s *session) shutdownLoopLocked() {
+	if s.loop.on && !s.loop.closed {
+		_ = syscall.Shutdown(s.loop.client, syscall.SHUT_RDWR)
+		_ = syscall.Shutdown(s.loop.back, syscall.SHUT_RDWR)
+	}
+}
+
+// closeLoopFDs closes the session's connections for the loop.
+func (s *session) closeLoopFDs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loop.on && !s.loop.closed {
+		s.loop.closed = true
+		syscall.Close(s.loop.client)
+		syscall.Close(s.loop.back)
+	}
+}
+
+// dupFD duplicates c's socket, close-on-exec. The duplicate shares the
+// socket's non-blocking mode.
+func dupFD(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("dup: %w", err)
+	}
+	fd := -1
+	var errno syscall.Errno
+	err = rc.Control(func(s uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		fd, errno = int(r), e
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
+		return -1, fmt.Errorf("dup: %w", err)
+	}
+	return fd, nil
+}
