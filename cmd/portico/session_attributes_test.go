@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -182,8 +183,14 @@ func TestSessionAttributesThroughProxy(t *testing.T) {
 				at.PacketsIn, at.PacketsOut, at.BytesIn, at.BytesOut, at.IOActivity)
 		}
 		m := at.Memory
-		if m.ClientBuffer == 0 || m.BackendBuffer == 0 || m.Statements == 0 || m.Total != m.ClientBuffer+m.BackendBuffer+m.Capture+m.Statements {
+		if m.Capture == 0 || m.Statements == 0 || m.Total != m.ClientBuffer+m.BackendBuffer+m.Capture+m.Statements {
 			t.Errorf("memory = %+v", m)
+		}
+		// On Linux an event loop relays the logged-in session, and an
+		// idle one holds no read buffers; elsewhere two goroutines each
+		// keep theirs.
+		if held := m.ClientBuffer > 0 && m.BackendBuffer > 0; held != (runtime.GOOS != "linux") {
+			t.Errorf("memory = %+v: read buffers held = %v on %s", m, held, runtime.GOOS)
 		}
 		if last, err := time.Parse(time.RFC3339Nano, at.LastActivity); err != nil || time.Since(last) > 10*time.Second {
 			t.Errorf("last_activity %q: %v", at.LastActivity, err)
@@ -205,7 +212,7 @@ func TestSessionAttributesThroughProxy(t *testing.T) {
 	t.Run("not idle while a query runs", func(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
-			_, err := conn.ExecContext(ctx, "SELECT SLEEP(1)")
+			_, err := conn.ExecContext(ctx, "SELECT SLEEP(2)")
 			done <- err
 		}()
 		sawRunning := 0
@@ -222,22 +229,24 @@ func TestSessionAttributesThroughProxy(t *testing.T) {
 			}
 			cur := getFullSession(t, a, id).Attributes
 			last := cur.Queries[len(cur.Queries)-1]
-			if last.Statement == "SELECT SLEEP(1)" && last.Completed == "" {
+			if last.Statement == "SELECT SLEEP(2)" && last.Completed == "" {
 				sawRunning++
 				if cur.Idle != 0 {
-					t.Errorf("idle = %v while SELECT SLEEP(1) runs", cur.Idle)
+					t.Errorf("idle = %v while SELECT SLEEP(2) runs", cur.Idle)
 				}
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if sawRunning < 5 {
-			t.Errorf("saw the query running %d times, want it seen for most of its second", sawRunning)
+		// Each look is an HTTP round trip, which a loaded machine slows
+		// down: two looks prove the state, more would time the machine.
+		if sawRunning < 2 {
+			t.Errorf("saw the query running %d times, want it seen while it ran", sawRunning)
 		}
 		time.Sleep(300 * time.Millisecond)
 		after := getFullSession(t, a, id).Attributes
 		last := after.Queries[len(after.Queries)-1]
-		if last.Statement != "SELECT SLEEP(1)" || last.Completed == "" || len(last.Responses) != 1 || last.Responses[0].Duration < 1000 {
-			t.Errorf("after the sleep: %+v, want it completed after at least 1000 ms", last)
+		if last.Statement != "SELECT SLEEP(2)" || last.Completed == "" || len(last.Responses) != 1 || last.Responses[0].Duration < 2000 {
+			t.Errorf("after the sleep: %+v, want it completed after at least 2000 ms", last)
 		}
 		if after.Idle < 0.2 {
 			t.Errorf("idle = %v after 300 ms without a query, want at least 0.2", after.Idle)
