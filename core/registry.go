@@ -30,14 +30,14 @@ type Registry struct {
 	dead  int
 	// perService counts sessions by service, for the services resource.
 	perService map[string]*ServiceCount
-	// totals keeps each service's statistics (see ServiceStats).
-	totals map[string]*serviceTotals
 	subs       map[*Subscription]struct{}
 	// changes records which session each recent revision touched, so stream
 	// clients can resume (see changelog.go).
 	changes changelog
 	// published is what PublishActivity last saw (see publish.go).
 	published activityMarks
+	// totals keeps each service's statistics (see stats.go).
+	totals map[string]*serviceTotals
 }
 
 type entry struct {
