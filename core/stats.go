@@ -52,6 +52,13 @@ type Bucket struct {
 	Count      uint64
 }
 
+// EmptyHistogram is the query duration histogram of a service that has had
+// no session yet: every bucket, none counting anything.
+func EmptyHistogram() Histogram {
+	h := histogram{bounds: queryBuckets()}
+	return h.snapshot()
+}
+
 // queryBuckets are the histogram's upper bounds, Prometheus's usual spread
 // from 100µs to 10s: a fast point query lands at the bottom, a report at the
 // top, and anything slower in +Inf.
