@@ -144,9 +144,11 @@ func (e *entry) traffic() Traffic {
 func (r *Registry) ServiceStats() map[string]ServiceStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]ServiceStats, len(r.totals))
+	// Sessions find their service's stats by their tally's pointer, which
+	// is cheaper to hash than its name.
+	byTotals := make(map[*serviceTotals]*ServiceStats, len(r.totals))
 	for name, t := range r.totals {
-		out[name] = ServiceStats{
+		byTotals[t] = &ServiceStats{
 			Sessions:      make(map[State]int),
 			Connects:      uint64(r.perService[name].Total),
 			AuthFailures:  t.authFailures.Load(),
@@ -155,11 +157,15 @@ func (r *Registry) ServiceStats() map[string]ServiceStats {
 			QueryDuration: t.latency.snapshot(),
 		}
 	}
-	for _, e := range r.live {
-		st := out[e.s.Service]
+	r.compactLocked()
+	for _, e := range r.order {
+		st := byTotals[e.svc]
 		st.Sessions[e.s.State]++
 		st.Traffic.add(e.traffic())
-		out[e.s.Service] = st
+	}
+	out := make(map[string]ServiceStats, len(r.totals))
+	for name, t := range r.totals {
+		out[name] = *byTotals[t]
 	}
 	return out
 }

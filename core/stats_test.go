@@ -294,3 +294,19 @@ func BenchmarkHandleCountParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkServiceStats10k is a scrape's cost with 10,000 live sessions,
+// most of it under the registry lock, which Open and Close then wait for.
+func BenchmarkServiceStats10k(b *testing.B) {
+	r := core.NewRegistry(nil)
+	for i := range 10_000 {
+		h := r.Open(core.Session{Service: []string{"rw", "ro", "rc"}[i%3]})
+		h.CountIn(i, 1)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(r.ServiceStats()) != 3 {
+			b.Fatal("want 3 services")
+		}
+	}
+}
