@@ -36,12 +36,17 @@ type Registry struct {
 	changes changelog
 	// published is what PublishActivity last saw (see publish.go).
 	published activityMarks
+	// totals keeps each service's statistics (see stats.go).
+	totals map[string]*serviceTotals
 }
 
 type entry struct {
 	s    Session // guarded by Registry.mu
 	dead bool    // guarded by Registry.mu
 	kill func()  // guarded by Registry.mu; ends the session's connections
+	// svc is the session's service's tally, fixed at Open so that the relay
+	// reaches it without a map lookup or a lock.
+	svc *serviceTotals
 	// log mirrors s.Log for the session's logger, which checks it per line.
 	log atomic.Value // LogFlags
 
@@ -60,11 +65,7 @@ func (e *entry) snapshot(now time.Time) Session {
 	s := e.s.clone()
 	s.LastActivity = time.Unix(0, e.lastActivity.Load())
 	s.Busy = e.inFlight.Load() > 0
-	s.Traffic = Traffic{
-		BytesIn: e.bytesIn.Load(), BytesOut: e.bytesOut.Load(),
-		PacketsIn: e.packetsIn.Load(), PacketsOut: e.packetsOut.Load(),
-		Queries: e.queries.Load(),
-	}
+	s.Traffic = e.traffic()
 	s.IOActivity = e.io.count(now)
 	s.Statements, s.Memory.Statements = e.hist.list()
 	s.LastStatement, _ = e.hist.last()
@@ -81,6 +82,7 @@ func NewRegistry(now func() time.Time) *Registry {
 		maxPending: DefaultMaxPending,
 		live:       make(map[SessionID]*entry),
 		perService: make(map[string]*ServiceCount),
+		totals:     make(map[string]*serviceTotals),
 		subs:       make(map[*Subscription]struct{}),
 	}
 }
@@ -104,7 +106,12 @@ func (r *Registry) Open(s Session) *Handle {
 	if s.Log == (LogFlags{}) {
 		s.Log = DefaultLogFlags
 	}
-	e := &entry{s: s.clone()}
+	t := r.totals[s.Service]
+	if t == nil {
+		t = newServiceTotals()
+		r.totals[s.Service] = t
+	}
+	e := &entry{s: s.clone(), svc: t}
 	e.log.Store(s.Log)
 	e.lastActivity.Store(now.UnixNano())
 	r.live[s.ID] = e
@@ -354,6 +361,7 @@ func (r *Registry) Kill(id SessionID) error {
 	}
 	kill := e.kill
 	if e.s.State != StateStopping {
+		e.svc.kills.Add(1)
 		e.s.State = StateStopping
 		r.changedLocked(id)
 	}
@@ -402,6 +410,7 @@ func (h *Handle) Close() {
 	h.e.dead = true
 	h.r.dead++
 	h.r.perService[h.e.s.Service].Current--
+	h.e.svc.closed.add(h.e.traffic())
 	h.r.changedLocked(h.id)
 }
 

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -10,104 +12,172 @@ import (
 	"github.com/portico-db/portico/core"
 )
 
-// sessionCollector reads the registry when Prometheus scrapes, so the proxy
-// pays nothing per packet for the metrics: the counters it reads are the
-// ones the REST API already shows.
-type sessionCollector struct {
-	sessions Sessions
-	streams  *hub
-
-	sessionsDesc *prometheus.Desc
-	totalDesc    *prometheus.Desc
-	bytesDesc    *prometheus.Desc
-	packetsDesc  *prometheus.Desc
-	queriesDesc  *prometheus.Desc
-	streamsDesc  *prometheus.Desc
+// serviceStats is what /metrics needs from the session registry.
+type serviceStats interface {
+	ServiceStats() map[string]core.ServiceStats
 }
 
-func newSessionCollector(sessions Sessions, streams *hub) *sessionCollector {
+var _ serviceStats = (*core.Registry)(nil)
+
+// sessionStates are the states every service reports, zero or not, so that
+// a series does not vanish while no session is in that state.
+var sessionStates = [...]core.State{core.StateAllocated, core.StateReady, core.StateStopping}
+
+// resetReasons are the stream's reset reasons, all reported for the same
+// reason.
+var resetReasons = [...]string{resetExpired, resetEpoch, resetLagging}
+
+// sessionCollector reads the registry's per-service totals and the stream
+// hub when Prometheus scrapes. The proxy only bumps its sessions' counters
+// and each statement's histogram bucket; everything else is summed here.
+type sessionCollector struct {
+	stats    serviceStats
+	topology *core.Topology
+	streams  *hub
+
+	sessionsDesc      *prometheus.Desc
+	connectsDesc      *prometheus.Desc
+	authFailuresDesc  *prometheus.Desc
+	killsDesc         *prometheus.Desc
+	bytesDesc         *prometheus.Desc
+	packetsDesc       *prometheus.Desc
+	queriesDesc       *prometheus.Desc
+	queryDurationDesc *prometheus.Desc
+	subscribersDesc   *prometheus.Desc
+	laggingDesc       *prometheus.Desc
+	droppedDesc       *prometheus.Desc
+	resetsDesc        *prometheus.Desc
+}
+
+func newSessionCollector(stats serviceStats, topology *core.Topology, streams *hub) *sessionCollector {
+	service := []string{"service"}
 	return &sessionCollector{
-		sessions: sessions,
+		stats:    stats,
+		topology: topology,
 		streams:  streams,
 		sessionsDesc: prometheus.NewDesc("portico_sessions",
 			"Live client sessions by service and state.",
 			[]string{"service", "state"}, nil),
-		totalDesc: prometheus.NewDesc("portico_sessions_opened_total",
-			"Client sessions opened per service since Portico started.",
-			[]string{"service"}, nil),
-		// The registry keeps traffic per live session only, so these drop
-		// when a session closes: they are gauges, not counters.
-		bytesDesc: prometheus.NewDesc("portico_session_bytes",
-			"Client-side bytes of the live sessions (closed sessions are not counted), by direction: in is read from clients, out written to them.",
-			[]string{"direction"}, nil),
-		packetsDesc: prometheus.NewDesc("portico_session_packets",
-			"Client-side MySQL packets of the live sessions (closed sessions are not counted), by direction.",
-			[]string{"direction"}, nil),
-		queriesDesc: prometheus.NewDesc("portico_session_queries",
-			"Statements executed by the live sessions (closed sessions are not counted), by service.",
-			[]string{"service"}, nil),
-		streamsDesc: prometheus.NewDesc("portico_stream_connections",
+		connectsDesc: prometheus.NewDesc("portico_connects_total",
+			"Client connections accepted, whether or not their login succeeded.",
+			service, nil),
+		authFailuresDesc: prometheus.NewDesc("portico_auth_failures_total",
+			"Logins the backend refused with an error, at connect or on COM_CHANGE_USER. Connections that fail before authentication (no server, timeout, bad packet) are not counted.",
+			service, nil),
+		killsDesc: prometheus.NewDesc("portico_kills_total",
+			"Sessions an operator killed through the API or the dashboard, at once or after a ttl. Clients' own KILL statements are not counted.",
+			service, nil),
+		bytesDesc: prometheus.NewDesc("portico_bytes_total",
+			"Bytes between clients and Portico, by direction: in is read from clients, out written to them.",
+			[]string{"service", "direction"}, nil),
+		packetsDesc: prometheus.NewDesc("portico_packets_total",
+			"MySQL protocol packets between clients and Portico, by direction.",
+			[]string{"service", "direction"}, nil),
+		queriesDesc: prometheus.NewDesc("portico_queries_total",
+			"Statements clients sent: COM_QUERY, COM_STMT_EXECUTE and COM_STMT_BULK_EXECUTE.",
+			service, nil),
+		queryDurationDesc: prometheus.NewDesc("portico_query_duration_seconds",
+			"Time from a statement's arrival from the client to the end of its reply. Replies the proxy cannot follow are not timed.",
+			service, nil),
+		subscribersDesc: prometheus.NewDesc("portico_stream_subscribers",
 			"Open websocket connections to the session stream.",
 			nil, nil),
+		laggingDesc: prometheus.NewDesc("portico_stream_lagging_total",
+			"Times a stream connection fell behind: its queue of frames filled, and it had to catch up from the registry.",
+			nil, nil),
+		droppedDesc: prometheus.NewDesc("portico_stream_dropped_total",
+			"Stream connections closed (1008) because they stayed behind for the lag limit.",
+			nil, nil),
+		resetsDesc: prometheus.NewDesc("portico_stream_resets_total",
+			"Reset frames sent to stream connections, which then start over from a snapshot, by reason.",
+			[]string{"reason"}, nil),
 	}
 }
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sessionsDesc
-	ch <- c.totalDesc
-	ch <- c.bytesDesc
-	ch <- c.packetsDesc
-	ch <- c.queriesDesc
-	ch <- c.streamsDesc
+	prometheus.DescribeByCollect(c, ch)
 }
 
 func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
-	type key struct {
-		service string
-		state   core.State
+	stats := c.stats.ServiceStats()
+	// Every configured service gets its series from the start, so that a
+	// rate over them exists before the first session. Sessions may name
+	// other services (a simulation's, say): they are reported too.
+	var names []string
+	if c.topology != nil {
+		for _, svc := range c.topology.Services {
+			names = append(names, svc.Name)
+		}
 	}
-	counts := c.sessions.ServiceCounts()
-	byState := make(map[key]int)
-	queries := make(map[string]uint64, len(counts))
-	var traffic core.Traffic
-	_, live := c.sessions.List()
-	for _, s := range live {
-		byState[key{s.Service, s.State}]++
-		queries[s.Service] += s.Traffic.Queries
-		traffic.BytesIn += s.Traffic.BytesIn
-		traffic.BytesOut += s.Traffic.BytesOut
-		traffic.PacketsIn += s.Traffic.PacketsIn
-		traffic.PacketsOut += s.Traffic.PacketsOut
+	for name := range stats {
+		names = append(names, name)
 	}
-	for k, n := range byState {
-		ch <- prometheus.MustNewConstMetric(c.sessionsDesc, prometheus.GaugeValue, float64(n), k.service, string(k.state))
+	slices.Sort(names)
+	for _, name := range slices.Compact(names) {
+		st, ok := stats[name]
+		if !ok {
+			st.QueryDuration = core.EmptyHistogram()
+		}
+		c.collectService(ch, name, st)
 	}
-	for service, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.totalDesc, prometheus.CounterValue, float64(n.Total), service)
-		// Every service that has had a session gets a series, so a rate
-		// over it does not vanish while the service is idle.
-		ch <- prometheus.MustNewConstMetric(c.queriesDesc, prometheus.GaugeValue, float64(queries[service]), service)
+
+	streams := c.streams.metrics()
+	ch <- prometheus.MustNewConstMetric(c.subscribersDesc, prometheus.GaugeValue, float64(streams.subscribers))
+	ch <- prometheus.MustNewConstMetric(c.laggingDesc, prometheus.CounterValue, float64(streams.lagging))
+	ch <- prometheus.MustNewConstMetric(c.droppedDesc, prometheus.CounterValue, float64(streams.dropped))
+	for _, reason := range resetReasons {
+		ch <- prometheus.MustNewConstMetric(c.resetsDesc, prometheus.CounterValue, float64(streams.resets[reason]), reason)
 	}
-	ch <- prometheus.MustNewConstMetric(c.bytesDesc, prometheus.GaugeValue, float64(traffic.BytesIn), "in")
-	ch <- prometheus.MustNewConstMetric(c.bytesDesc, prometheus.GaugeValue, float64(traffic.BytesOut), "out")
-	ch <- prometheus.MustNewConstMetric(c.packetsDesc, prometheus.GaugeValue, float64(traffic.PacketsIn), "in")
-	ch <- prometheus.MustNewConstMetric(c.packetsDesc, prometheus.GaugeValue, float64(traffic.PacketsOut), "out")
-	ch <- prometheus.MustNewConstMetric(c.streamsDesc, prometheus.GaugeValue, float64(c.streams.connections()))
 }
 
-// connections is how many stream connections are admitted and not yet done.
-func (h *hub) connections() int {
+func (c *sessionCollector) collectService(ch chan<- prometheus.Metric, name string, st core.ServiceStats) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{name}, labels...)...)
+	}
+	for _, state := range sessionStates {
+		ch <- prometheus.MustNewConstMetric(c.sessionsDesc, prometheus.GaugeValue, float64(st.Sessions[state]), name, string(state))
+	}
+	counter(c.connectsDesc, st.Connects)
+	counter(c.authFailuresDesc, st.AuthFailures)
+	counter(c.killsDesc, st.Kills)
+	counter(c.bytesDesc, st.Traffic.BytesIn, "in")
+	counter(c.bytesDesc, st.Traffic.BytesOut, "out")
+	counter(c.packetsDesc, st.Traffic.PacketsIn, "in")
+	counter(c.packetsDesc, st.Traffic.PacketsOut, "out")
+	counter(c.queriesDesc, st.Traffic.Queries)
+
+	h := st.QueryDuration
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for _, b := range h.Buckets {
+		buckets[b.UpperBound.Seconds()] = b.Count
+	}
+	ch <- prometheus.MustNewConstHistogram(c.queryDurationDesc, h.Count, h.Sum.Seconds(), buckets, name)
+}
+
+// streamMetrics is what the stream hub has counted.
+type streamMetrics struct {
+	subscribers      int
+	lagging, dropped uint64
+	resets           map[string]uint64
+}
+
+func (h *hub) metrics() streamMetrics {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.conns
+	return streamMetrics{
+		subscribers: h.conns,
+		lagging:     h.lagging.Load(),
+		dropped:     h.dropped.Load(),
+		resets:      maps.Clone(h.resets),
+	}
 }
 
 // newMetricsHandler serves a private registry, not Prometheus's global one,
 // so that two servers in one process (as in the tests) do not collide.
-func newMetricsHandler(sessions Sessions, streams *hub) http.Handler {
+func newMetricsHandler(stats serviceStats, topology *core.Topology, streams *hub) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		newSessionCollector(sessions, streams),
+		newSessionCollector(stats, topology, streams),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

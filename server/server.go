@@ -29,6 +29,7 @@ type Sessions interface {
 	Kill(id core.SessionID) error
 	KillWhenIdle(id core.SessionID, ttl time.Duration) error
 	ServiceCounts() map[string]core.ServiceCount
+	ServiceStats() map[string]core.ServiceStats
 	SetLogFlags(id core.SessionID, flags core.LogFlags) error
 	Now() time.Time
 }
@@ -112,7 +113,7 @@ func New(cfg Config) *Server {
 		interval: interval,
 	}
 	s.streams = newHub(cfg.Sessions, s.epoch, cfg.Stream, logger)
-	s.metrics = newMetricsHandler(cfg.Sessions, s.streams)
+	s.metrics = newMetricsHandler(cfg.Sessions, cfg.Topology, s.streams)
 	s.metricsAuth = !cfg.MetricsWithoutAuth
 	return s
 }

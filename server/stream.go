@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -194,6 +195,15 @@ type hub struct {
 	closing chan struct{} // closed by close
 	closed  bool
 	active  sync.WaitGroup
+
+	// The counters below are for /metrics; they only grow.
+	//
+	// lagging counts the times a connection's queue filled and it was
+	// detached to catch up later; dropped, the connections closed because
+	// they stayed behind for the lag limit.
+	lagging, dropped atomic.Uint64
+	// resets counts reset frames by reason, guarded by mu.
+	resets map[string]uint64
 }
 
 func newHub(feed sessionFeed, epoch string, cfg StreamConfig, log *slog.Logger) *hub {
@@ -206,6 +216,7 @@ func newHub(feed sessionFeed, epoch string, cfg StreamConfig, log *slog.Logger) 
 		sem:     make(chan struct{}, cfg.SnapshotConcurrency),
 		groups:  make(map[string]*group),
 		closing: make(chan struct{}),
+		resets:  make(map[string]uint64),
 	}
 }
 
@@ -318,6 +329,7 @@ func (h *hub) serve(ctx context.Context, c *websocket.Conn, l linker, q streamQu
 	for {
 		f, detached, lagSince := sub.pop()
 		if detached && time.Since(lagSince) > h.cfg.LagLimit {
+			h.dropped.Add(1)
 			return closeError{websocket.StatusPolicyViolation, "lagging: the client could not keep up for " + h.cfg.LagLimit.String()}
 		}
 		switch {
@@ -361,6 +373,9 @@ func (w *connWriter) write(ctx context.Context, b []byte) error {
 // every lock.
 func (w *connWriter) writeJoin(ctx context.Context, j joinPlan) error {
 	if j.reset != "" {
+		w.h.mu.Lock()
+		w.h.resets[j.reset]++
+		w.h.mu.Unlock()
 		if err := w.write(ctx, resetFrame(j.reset)); err != nil {
 			return err
 		}
@@ -406,19 +421,20 @@ type subscriber struct {
 }
 
 // push queues f unless the queue is full, in which case the subscriber is
-// detached and gets no more frames until it catches up.
-func (s *subscriber) push(f *frame, maxFrames, maxBytes int) {
+// detached and gets no more frames until it catches up. It reports whether
+// this push detached it.
+func (s *subscriber) push(f *frame, maxFrames, maxBytes int) (detached bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.detached {
-		return
+		return false
 	}
 	if len(s.queue)-s.head >= maxFrames || s.bytes+len(f.b) > maxBytes {
 		s.detached = true
 		if s.lagSince.IsZero() {
 			s.lagSince = time.Now()
 		}
-		return
+		return true
 	}
 	s.queue = append(s.queue, f)
 	s.bytes += len(f.b)
@@ -427,6 +443,7 @@ func (s *subscriber) push(f *frame, maxFrames, maxBytes int) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+	return false
 }
 
 // pop returns the next frame to write, if any, whether the subscriber is

@@ -237,7 +237,9 @@ func (g *group) advanceLocked(rev uint64) {
 func (g *group) broadcastLocked(f *frame) {
 	cfg := g.h.cfg
 	for sub := range g.members {
-		sub.push(f, cfg.QueueFrames, cfg.QueueBytes)
+		if sub.push(f, cfg.QueueFrames, cfg.QueueBytes) {
+			g.h.lagging.Add(1)
+		}
 	}
 	g.lastSent = time.Now()
 }

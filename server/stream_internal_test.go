@@ -134,3 +134,32 @@ func TestSplitObject(t *testing.T) {
 		})
 	}
 }
+
+// TestLaggingCounted fills subscribers' queues through a group's broadcast:
+// the hub counts each time one falls behind, not each frame it then misses.
+func TestLaggingCounted(t *testing.T) {
+	tests := []struct {
+		name        string
+		queueFrames int
+		frames      int
+		want        uint64
+	}{
+		{"room for every frame", 4, 4, 0},
+		{"one frame too many", 4, 5, 1},
+		{"many frames too many", 4, 50, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHub(core.NewRegistry(nil), "e", StreamConfig{QueueFrames: tt.queueFrames}, nil)
+			a, b := &subscriber{wake: make(chan struct{}, 1)}, &subscriber{wake: make(chan struct{}, 1)}
+			g := &group{h: h, members: map[*subscriber]struct{}{a: {}, b: {}}}
+			for i := range tt.frames {
+				g.broadcastLocked(&frame{b: []byte("{}"), rev: uint64(i + 1)})
+			}
+			// Both subscribers are behind by the same frames.
+			if got := h.metrics().lagging; got != 2*tt.want {
+				t.Errorf("lagging = %d, want %d", got, 2*tt.want)
+			}
+		})
+	}
+}

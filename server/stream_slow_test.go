@@ -117,7 +117,7 @@ func TestStreamSlowConsumer(t *testing.T) {
 
 // TestStreamLaggingClientClosed keeps a client reading, but too slowly for
 // the churn: it never drains its queue, and is closed with 1008 once it has
-// lagged for the lag limit.
+// lagged for the lag limit. /metrics counts it as lagging and dropped.
 func TestStreamLaggingClientClosed(t *testing.T) {
 	f := newFixture(t, fixtureOpts{
 		interval: 10 * time.Millisecond, tinyBuffers: true,
@@ -133,6 +133,11 @@ func TestStreamLaggingClientClosed(t *testing.T) {
 		if err != nil {
 			if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
 				t.Fatalf("closed with %v (%v), want 1008", got, err)
+			}
+			m := f.scrape(t)
+			if m["portico_stream_dropped_total"] != "1" || m["portico_stream_lagging_total"] == "0" {
+				t.Errorf("portico_stream_dropped_total %s, portico_stream_lagging_total %s; want 1 and more than 0",
+					m["portico_stream_dropped_total"], m["portico_stream_lagging_total"])
 			}
 			return
 		}

@@ -503,6 +503,7 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 			s.log.Info("session started", "user", s.user, "remote", s.client.RemoteAddr().String(), "server", s.server)
 			return nil
 		case mysqlwire.ErrHeader:
+			s.h.AuthFailed()
 			e, _ := mysqlwire.ParseErrPacket(pkt)
 			return fmt.Errorf("authentication refused: %d %s", e.Code, e.Message)
 		}

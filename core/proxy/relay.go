@@ -385,6 +385,13 @@ func (b *backendSide) packet(p *mysqlwire.PacketInfo) {
 	switch b.tracker.Packet(p) {
 	case mysqlwire.ReplyDone:
 		h.InFlight(-1)
+		switch b.cur.cmd.Code {
+		case mysqlwire.ComQuery, mysqlwire.ComStmtExecute, mysqlwire.ComStmtBulkExecute:
+			h.QueryDone(time.Since(b.cur.received))
+		}
+		if b.cur.changeUser && b.tracker.Failed() {
+			h.AuthFailed()
+		}
 		if b.cur.ticket != 0 {
 			h.StatementCompleted(b.cur.ticket, b.s.server, time.Now())
 		}
