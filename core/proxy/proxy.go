@@ -14,7 +14,9 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,10 +54,11 @@ const (
 	killTimeout = 5 * time.Second
 )
 
-// clearedCaps are hidden from clients: Portico does not yet terminate TLS or
-// speak the compressed protocol, and a client that negotiated either would
-// send bytes the proxy could not follow.
-const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress
+// clearedCaps are hidden from clients: Portico does not speak the
+// compressed protocol, and a client that negotiated it would send bytes the
+// proxy could not follow. ClientSSL is hidden too unless the listener
+// terminates TLS.
+const clearedCaps = mysqlwire.ClientCompress
 
 // Registry is what the proxy needs from the session registry.
 type Registry interface {
@@ -73,6 +76,9 @@ type Config struct {
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration
 	AuthTimeout    time.Duration
+	// TLS is what LoadTLS loaded for Topology; nil if no listener or
+	// server has ssl.
+	TLS *TLS
 }
 
 // Proxy serves the listeners of one topology.
@@ -82,6 +88,7 @@ type Proxy struct {
 	log            *slog.Logger
 	connectTimeout time.Duration
 	authTimeout    time.Duration
+	tls            TLS
 }
 
 // New returns a proxy for cfg.
@@ -92,6 +99,9 @@ func New(cfg Config) *Proxy {
 		log:            cfg.Logger,
 		connectTimeout: cfg.ConnectTimeout,
 		authTimeout:    cfg.AuthTimeout,
+	}
+	if cfg.TLS != nil {
+		p.tls = *cfg.TLS
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -113,6 +123,10 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 	if err != nil {
 		return fmt.Errorf("proxy: listener %s: %w", l.Name, err)
 	}
+	tlsCfg := p.tls.Listeners[l.Name]
+	if l.SSL && tlsCfg == nil {
+		return fmt.Errorf("proxy: listener %s has ssl=true but its certificate was not loaded (proxy.LoadTLS)", l.Name)
+	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -129,7 +143,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 			}
 			return fmt.Errorf("proxy: accept on %s: %w", l.Name, err)
 		}
-		wg.Go(func() { p.serveSession(ctx, conn, svc) })
+		wg.Go(func() { p.serveSession(ctx, conn, svc, tlsCfg) })
 	}
 }
 
@@ -140,11 +154,19 @@ type session struct {
 	svc    core.Service
 	client net.Conn
 	log    *slog.Logger
+	// listenerTLS is the listener's TLS, nil if it has none.
+	listenerTLS *tls.Config
 	// fromClient buffers the client connection for the handshake and the
-	// relay alike, so bytes a client sends early are never lost.
+	// relay alike, so bytes a client sends early are never lost. Once the
+	// client has started TLS, it and toClient go over TLS.
 	fromClient *bufio.Reader
 	// toClient counts what is written to the client.
 	toClient io.Writer
+	// toBackend is the backend connection, or TLS over it. client and
+	// backend stay the TCP connections under TLS: closing them is what ends
+	// a session, and unlike closing a TLS connection it never waits to send
+	// an alert.
+	toBackend io.Writer
 	// captureLimit is how much of each client packet is kept.
 	captureLimit int
 	// server is the backend server's name, once connected, and user the
@@ -166,7 +188,7 @@ type session struct {
 	kills          sync.WaitGroup
 }
 
-func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
+func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service, listenerTLS *tls.Config) {
 	host, port := remoteAddr(client.RemoteAddr())
 	captureLimit := changeUserLimit
 	if svc.RetainLastStatements > 0 {
@@ -190,7 +212,7 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	defer client.Close()
 	h.RetainStatements(svc.RetainLastStatements)
 	s = &session{
-		p: p, h: h, svc: svc, client: client,
+		p: p, h: h, svc: svc, client: client, listenerTLS: listenerTLS,
 		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
 		fromClient:   bufio.NewReaderSize(&ioCounter{r: client, h: h, client: true}, relayBuffer),
 		toClient:     &clientWriter{w: client, h: h},
@@ -334,9 +356,12 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 
 // handshake connects to a backend and relays the greeting and the client's
 // handshake response, then relays authentication until the backend accepts
-// or refuses. It returns the sequence id an ERR to the client must carry.
+// or refuses. Either side may be TLS: the client's if the listener has ssl
+// and the client asks for it (which a listener with ssl requires), the
+// backend's if the server has ssl. It returns the sequence id an ERR to the
+// client must carry.
 func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error) {
-	backend, server, err := s.p.dial(ctx, svc)
+	backend, server, serverTLS, err := s.p.dial(ctx, svc)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.CRConnHostError, sqlState: mysqlwire.SSUnknownSQLState,
 			msg: "Portico could not connect to any server of service '" + svc.Name + "'", err: err}
@@ -345,6 +370,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	s.backend = backend
 	closed := s.closed
 	s.mu.Unlock()
+	s.toBackend = backend
 	defer backend.Close()
 	if closed {
 		// closeAll ran while we dialled and could not close backend; a
@@ -368,13 +394,24 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		_ = s.writeClient(seq, greeting)
 		return 0, fmt.Errorf("server %s refused the connection", server)
 	}
-	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), clearedCaps)
+	cleared := clearedCaps
+	if s.listenerTLS == nil {
+		cleared |= mysqlwire.ClientSSL
+	}
+	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), cleared)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake from server '" + server + "'", err: err}
 	}
 	// RewriteGreeting has parsed it already, so this cannot fail.
 	g, _ := mysqlwire.ParseGreeting(greeting)
+	if serverTLS != nil && g.Capabilities&mysqlwire.ClientSSL == 0 {
+		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Server '" + server + "' does not offer TLS, which its ssl=true requires",
+			err: errors.New("the server's greeting lacks CLIENT_SSL")}
+	}
+	// The greeting also fixes the listener's side: a listener with ssl
+	// offers TLS whatever the server offers, and one without offers none.
 	s.threadID = threadID
 	s.h.Update(func(sess *core.Session) {
 		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}
@@ -384,18 +421,31 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return 0, fmt.Errorf("write greeting: %w", err)
 	}
 
-	seq, resp, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+	seq, resp, err := s.readHandshakeResponse()
 	if err != nil {
-		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
-			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
-				msg: "Bad handshake: the handshake response is larger than " + strconv.Itoa(handshakeLimit) + " bytes", err: err}
-		}
-		return seq + 1, fmt.Errorf("read handshake response: %w", err)
+		return seq + 1, err
 	}
-	s.h.CountIn(0, 1)
-	if mysqlwire.IsSSLRequest(resp) {
+	switch {
+	case mysqlwire.IsSSLRequest(resp) && s.listenerTLS == nil:
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake: this listener does not offer TLS", err: errors.New("client sent SSLRequest")}
+	case mysqlwire.IsSSLRequest(resp):
+		if err := s.startClientTLS(ctx); err != nil {
+			// Whatever the client sent was not TLS Portico could answer;
+			// an ERR in plain text would not reach it either.
+			return seq + 1, err
+		}
+		if seq, resp, err = s.readHandshakeResponse(); err != nil {
+			return seq + 1, err
+		}
+		if mysqlwire.IsSSLRequest(resp) {
+			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+				msg: "Bad handshake: a second SSLRequest", err: errors.New("client sent SSLRequest inside TLS")}
+		}
+	case s.listenerTLS != nil:
+		// As MaxScale answers a client that skips TLS on a listener with ssl.
+		return seq + 1, &wireError{errno: mysqlwire.ERAccessDenied, sqlState: mysqlwire.SSAccessDenied,
+			msg: "Access without SSL denied", err: errors.New("client did not ask for TLS")}
 	}
 	hr, err := mysqlwire.ParseHandshakeResponse(resp)
 	if err != nil {
@@ -410,12 +460,86 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		// The relay's packet scanners, made next.
 		sess.Memory.Capture = s.captureLimit + mysqlwire.TrackerPrefix
 	})
-	if err := mysqlwire.WritePacket(backend, seq, resp); err != nil {
+	// The backend numbers the handshake response 1, or 2 after an
+	// SSLRequest of Portico's; the client numbered it the same way for its
+	// own side. Where the two differ, authentication packets are
+	// renumbered on their way (see relayAuth).
+	backendSeq := byte(1)
+	if serverTLS != nil {
+		if fromBackend, err = s.startBackendTLS(ctx, serverTLS, resp, fromBackend); err != nil {
+			return seq + 1, err
+		}
+		backendSeq = 2
+	}
+	mysqlwire.SetClientSSL(resp, serverTLS != nil)
+	if err := mysqlwire.WritePacket(s.toBackend, backendSeq, resp); err != nil {
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Lost connection to server '" + server + "' during handshake", err: err}
 	}
 	s.h.Touch(time.Now())
-	return 0, s.relay(fromBackend, newConnCaps(g, hr))
+	return 0, s.relay(fromBackend, newConnCaps(g, hr), backendSeq-seq)
+}
+
+// readHandshakeResponse reads the client's handshake response or
+// SSLRequest.
+func (s *session) readHandshakeResponse() (byte, []byte, error) {
+	seq, resp, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+	if err != nil {
+		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
+			return seq, nil, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+				msg: "Bad handshake: the handshake response is larger than " + strconv.Itoa(handshakeLimit) + " bytes", err: err}
+		}
+		return seq, nil, fmt.Errorf("read handshake response: %w", err)
+	}
+	s.h.CountIn(0, 1)
+	return seq, resp, nil
+}
+
+// startClientTLS answers the client's SSLRequest with the TLS handshake;
+// from then on the client is read and written over TLS.
+func (s *session) startClientTLS(ctx context.Context) error {
+	early, _ := s.fromClient.Peek(s.fromClient.Buffered())
+	conn := tls.Server(&earlyConn{Conn: s.client, early: bytes.Clone(early)}, s.listenerTLS)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("client TLS handshake: %w", err)
+	}
+	s.fromClient = bufio.NewReaderSize(&ioCounter{r: conn, h: s.h, client: true}, relayBuffer)
+	s.toClient = &clientWriter{w: conn, h: s.h}
+	cipher := cipherName(conn)
+	s.h.Update(func(sess *core.Session) { sess.ClientCipher = cipher })
+	return nil
+}
+
+// startBackendTLS sends the backend an SSLRequest made from the client's
+// handshake response resp and starts TLS. From then on the backend is read
+// from the returned reader and written over TLS.
+func (s *session) startBackendTLS(ctx context.Context, cfg *tls.Config, resp []byte, fromBackend *bufio.Reader) (*bufio.Reader, error) {
+	lost := func(err error) error {
+		return &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Could not start TLS with server '" + s.server + "'", err: err}
+	}
+	if fromBackend.Buffered() > 0 {
+		// A server says nothing between its greeting and the SSLRequest;
+		// bytes here would be lost under TLS.
+		return nil, lost(errors.New("the server sent more than its greeting"))
+	}
+	if err := mysqlwire.WritePacket(s.backend, 1, mysqlwire.SSLRequest(resp)); err != nil {
+		return nil, lost(err)
+	}
+	conn := tls.Client(s.backend, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, lost(err)
+	}
+	s.toBackend = conn
+	cipher := cipherName(conn)
+	s.h.Update(func(sess *core.Session) {
+		for i := range sess.Backends {
+			if sess.Backends[i].Server == s.server && sess.Backends[i].ThreadID == s.threadID {
+				sess.Backends[i].Cipher = cipher
+			}
+		}
+	})
+	return bufio.NewReaderSize(&ioCounter{r: conn, h: s.h}, relayBuffer), nil
 }
 
 // writeClient sends the client one packet the proxy itself framed.
@@ -428,14 +552,16 @@ func (s *session) writeClient(seq byte, payload []byte) error {
 }
 
 // relayAuth forwards backend packets until the backend's OK or ERR ends
-// authentication. Auth-switch and more-data packets pass through untouched.
-func (s *session) relayAuth(fromBackend *bufio.Reader) error {
+// authentication. Auth-switch and more-data packets pass through untouched
+// but for their sequence ids, which are shift more on the backend's side
+// when only one side speaks TLS: the SSLRequest took a number there.
+func (s *session) relayAuth(fromBackend *bufio.Reader, shift byte) error {
 	for {
 		seq, pkt, err := mysqlwire.ReadPacket(fromBackend, mysqlwire.MaxPacketSize)
 		if err != nil {
 			return fmt.Errorf("read auth reply: %w", err)
 		}
-		if err := s.writeClient(seq, pkt); err != nil {
+		if err := s.writeClient(seq-shift, pkt); err != nil {
 			return fmt.Errorf("write auth reply: %w", err)
 		}
 		if len(pkt) == 0 {
@@ -460,7 +586,9 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 	}
 }
 
-func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, error) {
+// dial connects to the first server of svc that answers. It also returns
+// the server's TLS, nil unless it has ssl.
+func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, *tls.Config, error) {
 	d := net.Dialer{Timeout: p.connectTimeout}
 	var errs []error
 	for _, name := range svc.Servers {
@@ -469,13 +597,18 @@ func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, e
 			errs = append(errs, err)
 			continue
 		}
+		cfg := p.tls.Servers[name]
+		if srv.SSL && cfg == nil {
+			errs = append(errs, fmt.Errorf("server %s has ssl=true but its TLS settings were not loaded (proxy.LoadTLS)", name))
+			continue
+		}
 		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
 		if err == nil {
-			return conn, name, nil
+			return conn, name, cfg, nil
 		}
 		errs = append(errs, fmt.Errorf("server %s: %w", name, err))
 	}
-	return nil, "", errors.Join(errs...)
+	return nil, "", nil, errors.Join(errs...)
 }
 
 func isClosed(err error) bool {

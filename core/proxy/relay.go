@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -34,7 +35,9 @@ func newConnCaps(g mysqlwire.Greeting, hr mysqlwire.HandshakeResponse) connCaps 
 // client side runs from the start, so authentication exchanges (auth
 // switch, more data) pass through; the backend side reads packet by packet
 // until authentication ends and then relays chunks like the client side.
-func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
+// shift is how much larger the backend's sequence ids are than the
+// client's until authentication ends.
+func (s *session) relay(fromBackend *bufio.Reader, caps connCaps, shift byte) error {
 	q := &inFlight{h: s.h}
 	up := &clientSide{s: s, q: q, caps: caps.client, retain: s.svc.RetainLastStatements > 0}
 	up.scan = mysqlwire.NewScanner(s.captureLimit, up.packet)
@@ -44,12 +47,18 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 
 	upstream := make(chan error, 1)
 	go func() {
-		err := pump(s.fromClient, s.backend, up.scan, up.flush, &up.edits)
+		var err error
+		if shift != 0 {
+			err = s.relayClientAuth(shift)
+		}
+		if err == nil {
+			err = pump(s.fromClient, s.toBackend, up.scan, up.flush, &up.edits)
+		}
 		// Either side ending ends the session.
 		s.closeAll()
 		upstream <- err
 	}()
-	err := s.relayAuth(fromBackend)
+	err := s.relayAuth(fromBackend, shift)
 	if err == nil {
 		err = pump(fromBackend, s.toClient, down.scan, down.flush, nil)
 	}
@@ -62,6 +71,30 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 		return nil
 	}
 	return err
+}
+
+// relayClientAuth forwards the client's authentication packets one by one,
+// each renumbered by shift, until the first command. Commands, and only
+// commands, have sequence id 0; authentication packets follow the
+// handshake response, never 0. The command is left for pump.
+func (s *session) relayClientAuth(shift byte) error {
+	for {
+		hdr, err := s.fromClient.Peek(packetHeader)
+		if err != nil {
+			return err
+		}
+		if hdr[3] == 0 {
+			return nil
+		}
+		seq, pkt, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+		if err != nil {
+			return fmt.Errorf("read auth response: %w", err)
+		}
+		s.h.CountIn(0, 1)
+		if err := mysqlwire.WritePacket(s.toBackend, seq+shift, pkt); err != nil {
+			return fmt.Errorf("write auth response: %w", err)
+		}
+	}
 }
 
 // pump forwards whatever r has read to w, showing each chunk to sc first,
