@@ -297,15 +297,22 @@ func (p *Proxy) killThread(ctx context.Context, svc core.Service, server string,
 	// Shutting down must not wait for a stalled server.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if err := mysqlwire.ClientHandshake(ctx, conn, svc.User, svc.Password); err != nil {
+	// Over TLS to a server with ssl, as sessions are: its accounts may
+	// require it.
+	var rw io.ReadWriter = conn
+	if cfg := p.tls.Servers[server]; cfg != nil {
+		if rw, err = mysqlwire.ClientHandshakeTLS(ctx, conn, cfg, svc.User, svc.Password); err != nil {
+			return err
+		}
+	} else if err := mysqlwire.ClientHandshake(ctx, conn, svc.User, svc.Password); err != nil {
 		return err
 	}
-	if err := mysqlwire.SimpleQuery(conn, "KILL CONNECTION "+strconv.FormatUint(uint64(threadID), 10)); err != nil {
+	if err := mysqlwire.SimpleQuery(rw, "KILL CONNECTION "+strconv.FormatUint(uint64(threadID), 10)); err != nil {
 		return err
 	}
 	// Best effort: say goodbye so the server does not log an aborted
 	// connection.
-	_ = mysqlwire.WritePacket(conn, 0, []byte{mysqlwire.ComQuit})
+	_ = mysqlwire.WritePacket(rw, 0, []byte{mysqlwire.ComQuit})
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -121,13 +122,21 @@ func listener(certs *testCerts) core.Listener {
 // loads for it and servers, as cmd/portico does.
 func startTLSProxy(tb testing.TB, l core.Listener, servers ...core.Server) *testProxy {
 	tb.Helper()
+	return startTLSProxyService(tb, l, core.Service{User: "maxuser", Password: "maxpwd"}, tb.Output(), servers...)
+}
+
+// startTLSProxyService is startTLSProxy with the service's credentials
+// taken from svc, logging to logs.
+func startTLSProxyService(tb testing.TB, l core.Listener, svc core.Service, logs io.Writer, servers ...core.Server) *testProxy {
+	tb.Helper()
 	var names []string
 	for _, s := range servers {
 		names = append(names, s.Name)
 	}
+	svc.Name, svc.Router, svc.Servers = serviceName, "readconnroute", names
 	topo := &core.Topology{
 		Servers:   servers,
-		Services:  []core.Service{{Name: serviceName, Router: "readconnroute", Servers: names, User: "maxuser", Password: "maxpwd"}},
+		Services:  []core.Service{svc},
 		Listeners: []core.Listener{l},
 	}
 	t, err := proxy.LoadTLS(topo)
@@ -142,7 +151,7 @@ func startTLSProxy(tb testing.TB, l core.Listener, servers ...core.Server) *test
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &testProxy{addr: ln.Addr().String(), reg: reg, cancel: cancel, done: make(chan error, 1)}
 	px := proxy.New(proxy.Config{Registry: reg, Topology: topo, TLS: t,
-		Logger: slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	go func() { p.done <- px.Serve(ctx, ln, l) }()
 	tb.Cleanup(func() {
 		if err := p.stop(); err != nil {
@@ -522,4 +531,67 @@ func TestServerWithoutTLS(t *testing.T) {
 		t.Errorf("message = %q", e.Message)
 	}
 	expectClosed(t, c)
+}
+
+// TestKillOverTLS kills a session on a server with ssl whose account,
+// maxtls, may only log in over TLS: the side connection that runs KILL
+// must speak TLS too.
+func TestKillOverTLS(t *testing.T) {
+	srv := testMariaDBTLS(t)
+	direct, err := sql.Open("mysql", "maxuser:maxpwd@tcp("+net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port))+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	logs := &lockedBuffer{}
+	p := startTLSProxyService(t, listener(nil), core.Service{User: "maxtls", Password: "maxpwd"}, logs, srv)
+	db, err := sql.Open("mysql", "maxtls:maxpwd@tcp("+p.addr+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var threadID uint32
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&threadID); err != nil {
+		t.Fatal(err)
+	}
+	// However the test ends, the sleep must not outlive it.
+	defer func() { _, _ = direct.Exec("KILL " + strconv.FormatUint(uint64(threadID), 10)) }()
+	sleepDone := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(ctx, "SELECT SLEEP(20)")
+		sleepDone <- err
+	}()
+	count := func(query string) int {
+		var n int
+		if err := direct.QueryRowContext(ctx, query, threadID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	waitFor(t, 5*time.Second, "the sleep to run on the backend", func() bool {
+		return count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'") > 0
+	})
+	list := sessions(p.reg)
+	if len(list) != 1 {
+		t.Fatalf("%d sessions, want 1", len(list))
+	}
+	if err := p.reg.Kill(list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sleepDone; err == nil {
+		t.Error("SELECT SLEEP(20) succeeded through a killed session")
+	}
+	// MariaDB ends a sleep whose client has gone within seconds anyway,
+	// so the log is what tells a KILL from a hang-up.
+	waitFor(t, 5*time.Second, "the kill to be logged", func() bool { return strings.Contains(logs.String(), "backend thread killed") })
+	waitFor(t, 5*time.Second, "the backend thread to be gone", func() bool {
+		return count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?") == 0
+	})
 }

@@ -8,7 +8,8 @@
 # its data in DIR/data and never reads the system option files (--no-defaults),
 # so it is independent of any system-wide MariaDB. It creates (idempotently)
 # the users maxuser/maxpwd @'%', @'127.0.0.1' and @'localhost' with ALL
-# PRIVILEGES ON *.* and the database portico_demo, then applies demo.sql
+# PRIVILEGES ON *.*, maxtls/maxpwd likewise but only over TLS (REQUIRE SSL),
+# and the database portico_demo, then applies demo.sql
 # beside this script: the demo databases shop and analytics and their
 # accounts, which `portico load` uses.
 #
@@ -23,6 +24,8 @@ set -euo pipefail
 
 readonly DB_USER=maxuser
 readonly DB_PASSWORD=maxpwd
+# DB_TLS_USER is maxuser's twin that may only log in over TLS.
+readonly DB_TLS_USER=maxtls
 readonly DB_NAME=portico_demo
 readonly WAIT_SECONDS=60
 DEMO_SQL="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/demo.sql"
@@ -125,6 +128,10 @@ ensure_users() {
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
+		CREATE USER IF NOT EXISTS '$DB_TLS_USER'@'%' IDENTIFIED BY '$DB_PASSWORD' REQUIRE SSL;
+		CREATE USER IF NOT EXISTS '$DB_TLS_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD' REQUIRE SSL;
+		GRANT ALL PRIVILEGES ON *.* TO '$DB_TLS_USER'@'%';
+		GRANT ALL PRIVILEGES ON *.* TO '$DB_TLS_USER'@'127.0.0.1';
 		CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
 		FLUSH PRIVILEGES;
 	SQL
