@@ -401,11 +401,13 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		_ = s.writeClient(seq, greeting)
 		return 0, fmt.Errorf("server %s refused the connection", server)
 	}
-	cleared := clearedCaps
-	if s.listenerTLS == nil {
-		cleared |= mysqlwire.ClientSSL
+	// The listener decides whether TLS is offered, whatever the server
+	// offers: Portico terminates it.
+	cleared, offered := clearedCaps|mysqlwire.ClientSSL, uint32(0)
+	if s.listenerTLS != nil {
+		cleared, offered = clearedCaps, mysqlwire.ClientSSL
 	}
-	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), cleared)
+	rewritten, threadID, err := mysqlwire.RewriteGreetingCaps(greeting, uint32(s.h.ID()), cleared, offered)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake from server '" + server + "'", err: err}
@@ -417,8 +419,6 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 			msg: "Server '" + server + "' does not offer TLS, which its ssl=true requires",
 			err: errors.New("the server's greeting lacks CLIENT_SSL")}
 	}
-	// The greeting also fixes the listener's side: a listener with ssl
-	// offers TLS whatever the server offers, and one without offers none.
 	s.threadID = threadID
 	s.h.Update(func(sess *core.Session) {
 		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}

@@ -458,10 +458,11 @@ func (c *sslRequestConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// TestClientTLSStartsInTheSSLRequestsRead: bytes of the ClientHello read
-// together with the SSLRequest are the start of the TLS handshake, and the
-// handshake response forwarded to a plain backend is renumbered and no
-// longer asks for TLS.
+// TestClientTLSStartsInTheSSLRequestsRead: a TLS listener offers TLS in
+// front of a server that does not, bytes of the ClientHello read together
+// with the SSLRequest are the start of the TLS handshake, and the handshake
+// response forwarded to a plain backend is renumbered and no longer asks
+// for TLS.
 func TestClientTLSStartsInTheSSLRequestsRead(t *testing.T) {
 	certs := newTestCerts(t)
 	type forwarded struct {
@@ -485,7 +486,10 @@ func TestClientTLSStartsInTheSSLRequestsRead(t *testing.T) {
 	})
 	p := startTLSProxy(t, listener(&certs), backend.srv)
 	c := dial(t, p)
-	readGreeting(t, c)
+	// The backend's greeting does not offer TLS; the listener's does.
+	if _, g := readGreeting(t, c); g.Capabilities&mysqlwire.ClientSSL == 0 {
+		t.Errorf("greeting capabilities %#x do not offer TLS", g.Capabilities)
+	}
 	resp := captured(t, "handshake_response_go_sql_driver.bin")
 	mysqlwire.SetClientSSL(resp, true)
 	tc := tls.Client(&sslRequestConn{Conn: c, prefix: packet(1, mysqlwire.SSLRequest(resp))},
