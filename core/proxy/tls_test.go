@@ -599,3 +599,53 @@ func TestKillOverTLS(t *testing.T) {
 		return count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?") == 0
 	})
 }
+
+// clientHello returns the first TLS record a Go client sends.
+func clientHello(tb testing.TB) []byte {
+	tb.Helper()
+	a, b := net.Pipe()
+	defer b.Close()
+	go func() {
+		defer a.Close()
+		_ = tls.Client(a, &tls.Config{InsecureSkipVerify: true}).Handshake()
+	}()
+	buf := make([]byte, 4096)
+	n, err := b.Read(buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return buf[:n]
+}
+
+// FuzzTLSListenerHandshake sends arbitrary bytes as a client's first bytes
+// to a listener with ssl, where an SSLRequest starts a TLS handshake that
+// the bytes then carry. Whatever they are, the proxy must not panic, must
+// hang up, and must drop the session.
+func FuzzTLSListenerHandshake(f *testing.F) {
+	certs := newTestCerts(f)
+	sslReq := captured(f, "ssl_request_mariadb_cli.bin")
+	hello := clientHello(f)
+	f.Add(packet(1, sslReq))
+	f.Add(append(packet(1, sslReq), hello...))
+	f.Add(append(packet(1, sslReq), hello[:len(hello)/2]...))
+	f.Add(append(packet(1, sslReq), packet(2, sslReq)...))
+	f.Add(packet(1, captured(f, "handshake_response_mariadb_cli.bin")))
+	f.Add(hello)
+	f.Add([]byte{})
+
+	be := startBackend(f, "fake1", replay(captured(f, "greeting_mariadb.bin"), captured(f, "err_access_denied_mariadb.bin")))
+	p := startTLSProxyService(f, listener(&certs), core.Service{}, io.Discard, be.srv)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := dial(t, p)
+		readGreeting(t, c)
+		// The proxy may hang up before reading everything; that is fine.
+		_, _ = c.Write(in)
+		_ = c.CloseWrite()
+		// What comes back may be TLS records rather than packets.
+		_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		if _, err := io.ReadAll(c); err != nil && !isHangUp(err) {
+			t.Fatalf("want the connection closed, got %v", err)
+		}
+		waitSessions(t, p.reg, 0)
+	})
+}
