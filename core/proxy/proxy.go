@@ -412,7 +412,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake from server '" + server + "'", err: err}
 	}
-	// RewriteGreeting has parsed it already, so this cannot fail.
+	// RewriteGreetingCaps has parsed it already, so this cannot fail.
 	g, _ := mysqlwire.ParseGreeting(greeting)
 	if serverTLS != nil && g.Capabilities&mysqlwire.ClientSSL == 0 {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
