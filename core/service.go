@@ -11,9 +11,11 @@ type Server struct {
 	// against; empty uses the system's. SSLCert and SSLKey are Portico's
 	// client certificate, for servers that ask for one.
 	SSLCA, SSLCert, SSLKey string
-	// SSLVerifyPeerCertificate checks the server's certificate and name.
-	// Off by default, as in MaxScale: the traffic is still encrypted.
+	// SSLVerifyPeerCertificate checks the server's certificate against the
+	// CAs, and SSLVerifyPeerHost also that it names Address. Both are off
+	// by default, as in MaxScale: the traffic is still encrypted.
 	SSLVerifyPeerCertificate bool
+	SSLVerifyPeerHost        bool
 }
 
 // Service routes sessions to a set of servers.

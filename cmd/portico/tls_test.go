@@ -30,7 +30,7 @@ func TestTLSCiphersInTheAPI(t *testing.T) {
 		l := &c.Topology.Listeners[0]
 		l.SSL, l.SSLCert, l.SSLKey = true, cert, key
 		s := &c.Topology.Servers[0]
-		s.SSL, s.SSLCA, s.SSLVerifyPeerCertificate = true, ca, true
+		s.SSL, s.SSLCA, s.SSLVerifyPeerCertificate, s.SSLVerifyPeerHost = true, ca, true, true
 	})
 	if err := mysql.RegisterTLSConfig("portico-app-test", &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}); err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ var known = map[string]map[string]bool{
 	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
 		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
 	"server": {"type": true, "address": true, "port": true, "ssl": true, "ssl_ca": true, "ssl_cert": true, "ssl_key": true,
-		"ssl_verify_peer_certificate": true},
+		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
 	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true, "retain_last_statements": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true},
 }
@@ -431,6 +431,9 @@ func buildServerTLS(srv *core.Server, s *section, errAt func(int, string, ...any
 		return err
 	}
 	if srv.SSLVerifyPeerCertificate, err = boolParam(s, "ssl_verify_peer_certificate", errAt); err != nil {
+		return err
+	}
+	if srv.SSLVerifyPeerHost, err = boolParam(s, "ssl_verify_peer_host", errAt); err != nil {
 		return err
 	}
 	srv.SSLCA, srv.SSLCert, srv.SSLKey = s.keys["ssl_ca"].v, s.keys["ssl_cert"].v, s.keys["ssl_key"].v

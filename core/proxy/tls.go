@@ -65,21 +65,28 @@ func ListenerTLS(l core.Listener) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ServerTLS is the client side of TLS to server s. Unless
-// ssl_verify_peer_certificate is on, the server's certificate is not
-// checked, as MaxScale does by default: the link is encrypted but not
+// ServerTLS is the client side of TLS to server s. As in MaxScale, the
+// server's certificate is checked against the CAs only with
+// ssl_verify_peer_certificate, and against the server's address only with
+// ssl_verify_peer_host as well; by default the link is encrypted but not
 // authenticated.
 func ServerTLS(s core.Server) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: !s.SSLVerifyPeerCertificate}
-	if s.SSLVerifyPeerCertificate {
-		// An IP address is checked against the certificate's IP SANs.
-		cfg.ServerName = s.Address
-	}
+	// Go checks a certificate and its name together or not at all, so the
+	// check is made here, in VerifyConnection.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, ServerName: s.Address}
+	var roots *x509.CertPool // nil: the system's
 	if s.SSLCA != "" {
 		var err error
-		if cfg.RootCAs, err = loadCAs(s.SSLCA); err != nil {
+		if roots, err = loadCAs(s.SSLCA); err != nil {
 			return nil, fmt.Errorf("server %s: ssl_ca=%s: %w", s.Name, s.SSLCA, err)
 		}
+	}
+	if s.SSLVerifyPeerCertificate {
+		host := ""
+		if s.SSLVerifyPeerHost {
+			host = s.Address
+		}
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error { return verifyServer(cs, roots, host) }
 	}
 	if s.SSLCert != "" || s.SSLKey != "" {
 		cert, err := tls.LoadX509KeyPair(s.SSLCert, s.SSLKey)
@@ -89,6 +96,21 @@ func ServerTLS(s core.Server) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// verifyServer checks a server's certificate chain against roots and, if
+// host is not empty, that the certificate names host (a name or an IP
+// address).
+func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, host string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		intermediates.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, DNSName: host})
+	return err
 }
 
 func loadCAs(path string) (*x509.CertPool, error) {

@@ -44,7 +44,7 @@ func testMariaDBTLS(tb testing.TB) core.Server {
 		tb.Fatal("PORTICO_TEST_MARIADB_CA is not set: run `go tool task test`")
 	}
 	srv := testMariaDB(tb)
-	srv.SSL, srv.SSLCA, srv.SSLVerifyPeerCertificate = true, ca, true
+	srv.SSL, srv.SSLCA, srv.SSLVerifyPeerCertificate, srv.SSLVerifyPeerHost = true, ca, true, true
 	return srv
 }
 
@@ -237,11 +237,8 @@ func TestLoadTLS(t *testing.T) {
 			if (s != nil) != tt.server.SSL {
 				t.Fatalf("server TLS = %+v, want one iff ssl", s)
 			}
-			if s != nil && s.InsecureSkipVerify == tt.server.SSLVerifyPeerCertificate {
-				t.Errorf("InsecureSkipVerify = %v with ssl_verify_peer_certificate=%v", s.InsecureSkipVerify, tt.server.SSLVerifyPeerCertificate)
-			}
-			if s != nil && tt.server.SSLVerifyPeerCertificate && s.ServerName != tt.server.Address {
-				t.Errorf("ServerName = %q, want %q", s.ServerName, tt.server.Address)
+			if s != nil && (s.VerifyConnection != nil) != tt.server.SSLVerifyPeerCertificate {
+				t.Errorf("certificate check set = %v with ssl_verify_peer_certificate=%v", s.VerifyConnection != nil, tt.server.SSLVerifyPeerCertificate)
 			}
 		})
 	}
@@ -694,6 +691,68 @@ func BenchmarkTLS(b *testing.B) {
 				if err := db.Ping(); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestServerCertificateChecks connects ServerTLS's configurations to a TLS
+// server whose certificate names 127.0.0.1 and localhost, as MaxScale's
+// ssl_verify_peer_certificate and ssl_verify_peer_host would.
+func TestServerCertificateChecks(t *testing.T) {
+	certs, other := newTestCerts(t), newTestCerts(t)
+	cert, err := tls.LoadX509KeyPair(certs.cert, certs.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.(*tls.Conn).Handshake()
+			}()
+		}
+	}()
+	tests := []struct {
+		name         string
+		address, ca  string
+		verify, host bool
+		wantErr      bool
+	}{
+		{name: "no checks, unknown CA", address: "db.example", ca: other.ca},
+		{name: "certificate checked", address: "127.0.0.1", ca: certs.ca, verify: true},
+		{name: "certificate of an unknown CA", address: "127.0.0.1", ca: other.ca, verify: true, wantErr: true},
+		{name: "certificate checked, not its name", address: "db.example", ca: certs.ca, verify: true},
+		{name: "certificate and IP address checked", address: "127.0.0.1", ca: certs.ca, verify: true, host: true},
+		{name: "certificate and host name checked", address: "localhost", ca: certs.ca, verify: true, host: true},
+		{name: "name the certificate lacks", address: "db.example", ca: certs.ca, verify: true, host: true, wantErr: true},
+		{name: "host check alone does nothing", address: "db.example", ca: other.ca, host: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := proxy.ServerTLS(core.Server{Name: "db1", Address: tt.address, SSL: true, SSLCA: tt.ca,
+				SSLVerifyPeerCertificate: tt.verify, SSLVerifyPeerHost: tt.host})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+			err = tls.Client(raw, cfg).HandshakeContext(t.Context())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("handshake: %v, want an error: %v", err, tt.wantErr)
 			}
 		})
 	}
