@@ -757,3 +757,51 @@ func TestServerCertificateChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSNotLoaded: ssl without what LoadTLS loads fails loudly, the
+// listener at Serve and the server for each client, never silently plain.
+func TestTLSNotLoaded(t *testing.T) {
+	certs := newTestCerts(t)
+	srv := testMariaDB(t)
+	sslSrv := srv
+	sslSrv.SSL = true
+	topo := &core.Topology{
+		Servers:   []core.Server{sslSrv},
+		Services:  []core.Service{{Name: serviceName, Router: "readconnroute", Servers: []string{srv.Name}}},
+		Listeners: []core.Listener{listener(&certs)},
+	}
+	t.Run("listener", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		px := proxy.New(proxy.Config{Registry: core.NewRegistry(nil), Topology: topo})
+		err = px.Serve(t.Context(), ln, topo.Listeners[0])
+		if err == nil || !strings.Contains(err.Error(), "listener lst has ssl=true") {
+			t.Errorf("Serve = %v, want an error naming the listener's ssl", err)
+		}
+	})
+	t.Run("server", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := core.NewRegistry(nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		p := &testProxy{addr: ln.Addr().String(), reg: reg, cancel: cancel, done: make(chan error, 1)}
+		px := proxy.New(proxy.Config{Registry: reg, Topology: topo, Logger: slog.New(slog.DiscardHandler),
+			TLS: &proxy.TLS{Listeners: map[string]*tls.Config{}}})
+		go func() { p.done <- px.Serve(ctx, ln, listener(nil)) }()
+		t.Cleanup(func() {
+			if err := p.stop(); err != nil {
+				t.Errorf("stop proxy: %v", err)
+			}
+		})
+		c := dial(t, p)
+		e := expectErr(t, c, mysqlwire.CRConnHostError, 0)
+		if !strings.Contains(e.Message, "could not connect") {
+			t.Errorf("message = %q", e.Message)
+		}
+	})
+}
