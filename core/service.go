@@ -5,6 +5,17 @@ type Server struct {
 	Name    string
 	Address string
 	Port    int
+	// SSL makes Portico speak TLS to the server (MaxScale's ssl).
+	SSL bool
+	// SSLCA is the PEM file of CAs the server's certificate is checked
+	// against; empty uses the system's. SSLCert and SSLKey are Portico's
+	// client certificate, for servers that ask for one.
+	SSLCA, SSLCert, SSLKey string
+	// SSLVerifyPeerCertificate checks the server's certificate against the
+	// CAs, and SSLVerifyPeerHost also that it names Address. Both are off
+	// by default, as in MaxScale: the traffic is still encrypted.
+	SSLVerifyPeerCertificate bool
+	SSLVerifyPeerHost        bool
 }
 
 // Service routes sessions to a set of servers.
@@ -27,6 +38,12 @@ type Listener struct {
 	Service string
 	Address string
 	Port    int
+	// SSL makes the listener terminate client TLS with the certificate in
+	// SSLCert and its key in SSLKey (PEM files), and refuse clients that do
+	// not ask for TLS. SSLCA, if set, holds the CAs that client
+	// certificates must be signed by.
+	SSL                    bool
+	SSLCert, SSLKey, SSLCA string
 }
 
 // Topology is the static configuration the proxy and the API serve. It is

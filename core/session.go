@@ -39,6 +39,9 @@ type BackendConn struct {
 	Server string
 	// ThreadID is the backend's own connection id, the one KILL needs.
 	ThreadID uint32
+	// Cipher is the TLS cipher suite of the connection, empty if it is
+	// not encrypted.
+	Cipher string
 }
 
 // Session is a point-in-time copy of a live session. Copies are handed out
@@ -58,7 +61,10 @@ type Session struct {
 	// nil if it sent none. The map is never changed once set, so copies
 	// share it.
 	Attributes map[string]string
-	Connected  time.Time
+	// ClientCipher is the TLS cipher suite of the client connection, empty
+	// if it is not encrypted.
+	ClientCipher string
+	Connected    time.Time
 	// LastActivity is the last time bytes moved in either direction. It is
 	// refreshed without a revision bump because it changes every packet.
 	LastActivity time.Time

@@ -39,9 +39,8 @@ type sessionResource struct {
 
 // sessionAttributes starts with the seed's five keys, in its order. The
 // rest are MaxScale's other session attributes, then Portico's own counters.
-// What Portico cannot know is left out rather than made up: there is no
-// cipher, since Portico speaks no TLS yet, and the log stays empty, since it
-// has no session tracing.
+// What Portico cannot know is left out rather than made up: the log stays
+// empty, since it has no session tracing.
 type sessionAttributes struct {
 	State  string `json:"state"`
 	User   string `json:"user,omitempty"`
@@ -92,13 +91,17 @@ type lastStatement struct {
 }
 
 // sessionConnection is one backend connection. connection_id is the
-// backend's thread id, the one KILL takes.
+// backend's thread id, the one KILL takes. cipher is the TLS cipher suite,
+// empty for a plain connection, as MaxScale shows it.
 type sessionConnection struct {
 	Server       string `json:"server"`
 	ConnectionID uint32 `json:"connection_id"`
+	Cipher       string `json:"cipher"`
 }
 
 type sessionClient struct {
+	// Cipher is the TLS cipher suite, empty for a plain connection.
+	Cipher string `json:"cipher"`
 	// ConnectionAttributes is null when the client sent none.
 	ConnectionAttributes map[string]string `json:"connection_attributes"`
 }
@@ -184,7 +187,7 @@ func (l linker) session(s core.Session, now time.Time) sessionResource {
 			SecondsAlive: max(now.Sub(s.Connected), 0).Truncate(time.Millisecond).Seconds(),
 			IOActivity:   s.IOActivity,
 			Connections:  connections(s.Backends),
-			Client:       sessionClient{ConnectionAttributes: s.Attributes},
+			Client:       sessionClient{Cipher: s.ClientCipher, ConnectionAttributes: s.Attributes},
 			Queries:      queries(s.Statements),
 			Log:          []string{},
 			Parameters: sessionParameters{
@@ -228,7 +231,7 @@ func database(name string) *string {
 func connections(backends []core.BackendConn) []sessionConnection {
 	out := make([]sessionConnection, len(backends))
 	for i, b := range backends {
-		out[i] = sessionConnection{Server: b.Server, ConnectionID: b.ThreadID}
+		out[i] = sessionConnection{Server: b.Server, ConnectionID: b.ThreadID, Cipher: b.Cipher}
 	}
 	return out
 }

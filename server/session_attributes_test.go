@@ -23,7 +23,8 @@ func richSession(t *testing.T, f *fixture) *core.Handle {
 		s.State = core.StateReady
 		s.User, s.Database = "maxuser", "portico_demo"
 		s.Attributes = map[string]string{"_client_name": "Go-MySQL-Driver", "_os": "linux"}
-		s.Backends = []core.BackendConn{{Server: "server1", ThreadID: 77}}
+		s.Backends = []core.BackendConn{{Server: "server1", ThreadID: 77, Cipher: "TLS_AES_256_GCM_SHA384"}}
+		s.ClientCipher = "TLS_AES_128_GCM_SHA256"
 		s.Memory.BackendBuffer = 32768
 	})
 	h.RetainStatements(2)
@@ -60,8 +61,8 @@ func TestSessionAttributes(t *testing.T) {
 				"idle":          `6.7`,
 				"seconds_alive": `10.25`,
 				"io_activity":   `2`,
-				"connections":   `[{"server":"server1","connection_id":77}]`,
-				"client":        `{"connection_attributes":{"_client_name":"Go-MySQL-Driver","_os":"linux"}}`,
+				"connections":   `[{"server":"server1","connection_id":77,"cipher":"TLS_AES_256_GCM_SHA384"}]`,
+				"client":        `{"cipher":"TLS_AES_128_GCM_SHA256","connection_attributes":{"_client_name":"Go-MySQL-Driver","_os":"linux"}}`,
 				"queries": `[{"command":"COM_STMT_PREPARE","statement":"SELECT ?","received":"2017-07-17T11:00:02.000","completed":"2017-07-17T11:00:02.012","responses":[{"server":"server1","duration":12}]},` +
 					`{"command":"COM_QUERY","statement":"SELECT SLEEP(1)","received":"2017-07-17T11:00:03.500","responses":[]}]`,
 				"log":            `[]`,
@@ -103,7 +104,7 @@ func TestSessionAttributes(t *testing.T) {
 			},
 			want: map[string]string{
 				"state": `"Session Allocated"`, "user": "-", "database": `null`, "connections": `[]`,
-				"client": `{"connection_attributes":null}`, "queries": `[]`, "io_activity": `0`, "last_statement": `null`,
+				"client": `{"cipher":"","connection_attributes":null}`, "queries": `[]`, "io_activity": `0`, "last_statement": `null`,
 				"memory": `{"client_buffer":0,"backend_buffer":0,"capture":0,"statements":0,"total":0}`,
 			},
 		},

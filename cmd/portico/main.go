@@ -167,6 +167,12 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 	if err != nil {
 		return nil, err
 	}
+	// Before any socket: a certificate that cannot be read stops Portico
+	// with the file's name, not each client with a failed handshake.
+	proxyTLS, err := proxy.LoadTLS(&cfg.Topology)
+	if err != nil {
+		return nil, err
+	}
 	adminLn, err := a.listenAdmin(ctx, logger)
 	if err != nil {
 		return nil, err
@@ -194,7 +200,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		closeAll()
 		return nil, err
 	}
-	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy"),
+	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, Logger: logger.With("component", "proxy"),
 		// PORTICO_RELAY=goroutines relays on goroutines instead of event
 		// loops, for bench:proxy to compare the two in one run.
 		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines"})
@@ -368,6 +374,9 @@ func (a *app) printBanner(w io.Writer) {
 			host = "127.0.0.1"
 		}
 		line := "mariadb -h " + host + " -P " + port
+		if l.SSL {
+			line += " --ssl"
+		}
 		if svc, err := a.cfg.Topology.Service(l.Service); err == nil && svc.User != "" {
 			line += " -u " + svc.User
 			if svc.Password != "" {

@@ -164,9 +164,10 @@ func parseINI(name string, r io.Reader) ([]*section, error) {
 var known = map[string]map[string]bool{
 	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
 		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
-	"server":   {"type": true, "address": true, "port": true},
+	"server": {"type": true, "address": true, "port": true, "ssl": true, "ssl_ca": true, "ssl_cert": true, "ssl_key": true,
+		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
 	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true, "retain_last_statements": true},
-	"listener": {"type": true, "service": true, "address": true, "port": true},
+	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true},
 }
 
 func build(name string, sections []*section) (*Config, error) {
@@ -258,7 +259,11 @@ func build(name string, sections []*section) (*Config, error) {
 			if err != nil {
 				return nil, err
 			}
-			cfg.Topology.Servers = append(cfg.Topology.Servers, core.Server{Name: s.name, Address: addr.v, Port: p})
+			srv := core.Server{Name: s.name, Address: addr.v, Port: p}
+			if err := buildServerTLS(&srv, s, errAt); err != nil {
+				return nil, err
+			}
+			cfg.Topology.Servers = append(cfg.Topology.Servers, srv)
 			servers[s.name] = true
 		case "service":
 			services = append(services, s)
@@ -322,7 +327,11 @@ func build(name string, sections []*section) (*Config, error) {
 		if v, ok := s.get("address"); ok {
 			addr = v.v
 		}
-		cfg.Topology.Listeners = append(cfg.Topology.Listeners, core.Listener{Name: s.name, Service: svc.v, Address: addr, Port: p})
+		l := core.Listener{Name: s.name, Service: svc.v, Address: addr, Port: p}
+		if err := buildListenerTLS(&l, s, errAt); err != nil {
+			return nil, err
+		}
+		cfg.Topology.Listeners = append(cfg.Topology.Listeners, l)
 	}
 	if len(cfg.Topology.Listeners) == 0 {
 		return nil, &Error{File: name, Msg: "no listener is defined, so Portico would accept no clients"}
@@ -376,6 +385,65 @@ func buildAdmin(cfg *Config, s *section, errAt func(int, string, ...any) error, 
 		return errAt(key.line, "admin_ssl_key is set but admin_ssl_cert is not: HTTPS needs both")
 	}
 	cfg.AdminSSLCert, cfg.AdminSSLKey = cert.v, key.v
+	return nil
+}
+
+// boolParam reads an optional boolean parameter.
+func boolParam(s *section, key string, errAt func(int, string, ...any) error) (bool, error) {
+	v, ok := s.get(key)
+	if !ok {
+		return false, nil
+	}
+	b, err := parseBool(v.v)
+	if err != nil {
+		return false, errAt(v.line, "%s=%q: %v", key, v.v, err)
+	}
+	return b, nil
+}
+
+// buildListenerTLS reads a listener's ssl parameters. The files are only
+// named here; they are read, and their errors reported, when Portico starts.
+func buildListenerTLS(l *core.Listener, s *section, errAt func(int, string, ...any) error) error {
+	var err error
+	if l.SSL, err = boolParam(s, "ssl", errAt); err != nil {
+		return err
+	}
+	l.SSLCert, l.SSLKey, l.SSLCA = s.keys["ssl_cert"].v, s.keys["ssl_key"].v, s.keys["ssl_ca"].v
+	if !l.SSL {
+		return nil
+	}
+	line := s.keys["ssl"].line
+	switch {
+	case l.SSLCert == "" && l.SSLKey == "":
+		return errAt(line, "[%s] sets ssl=true but not ssl_cert and ssl_key: a TLS listener needs its certificate and key", s.name)
+	case l.SSLCert == "":
+		return errAt(line, "[%s] sets ssl=true but not ssl_cert: a TLS listener needs its certificate", s.name)
+	case l.SSLKey == "":
+		return errAt(line, "[%s] sets ssl=true but not ssl_key: a TLS listener needs its key", s.name)
+	}
+	return nil
+}
+
+// buildServerTLS reads a server's ssl parameters.
+func buildServerTLS(srv *core.Server, s *section, errAt func(int, string, ...any) error) error {
+	var err error
+	if srv.SSL, err = boolParam(s, "ssl", errAt); err != nil {
+		return err
+	}
+	if srv.SSLVerifyPeerCertificate, err = boolParam(s, "ssl_verify_peer_certificate", errAt); err != nil {
+		return err
+	}
+	if srv.SSLVerifyPeerHost, err = boolParam(s, "ssl_verify_peer_host", errAt); err != nil {
+		return err
+	}
+	srv.SSLCA, srv.SSLCert, srv.SSLKey = s.keys["ssl_ca"].v, s.keys["ssl_cert"].v, s.keys["ssl_key"].v
+	if (srv.SSLCert == "") != (srv.SSLKey == "") {
+		k := "ssl_cert"
+		if srv.SSLCert == "" {
+			k = "ssl_key"
+		}
+		return errAt(s.keys[k].line, "[%s] sets only one of ssl_cert and ssl_key: a client certificate needs both", s.name)
+	}
 	return nil
 }
 

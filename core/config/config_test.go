@@ -161,3 +161,67 @@ func TestRetainLastStatements(t *testing.T) {
 		})
 	}
 }
+
+func TestTLSSettings(t *testing.T) {
+	const layout = "[db1]\ntype=server\naddress=h\n%s" +
+		"[svc]\ntype=service\nrouter=readconnroute\nservers=db1\n" +
+		"[l]\ntype=listener\nservice=svc\nport=4006\n%s"
+	tests := []struct {
+		name             string
+		server, listener string // lines to add
+		wantServer       core.Server
+		wantListener     core.Listener
+		wantErr          string
+	}{
+		{name: "plain by default",
+			wantServer:   core.Server{Name: "db1", Address: "h", Port: 3306},
+			wantListener: core.Listener{Name: "l", Service: "svc", Address: "::", Port: 4006}},
+		{name: "everything set",
+			server:       "ssl=true\nssl_ca=/ca.pem\nssl_cert=/c.pem\nssl_key=/k.pem\nssl_verify_peer_certificate=yes\nssl_verify_peer_host=true\n",
+			listener:     "ssl=on\nssl_cert=/lc.pem\nssl_key=/lk.pem\nssl_ca=/lca.pem\n",
+			wantServer:   core.Server{Name: "db1", Address: "h", Port: 3306, SSL: true, SSLCA: "/ca.pem", SSLCert: "/c.pem", SSLKey: "/k.pem", SSLVerifyPeerCertificate: true, SSLVerifyPeerHost: true},
+			wantListener: core.Listener{Name: "l", Service: "svc", Address: "::", Port: 4006, SSL: true, SSLCert: "/lc.pem", SSLKey: "/lk.pem", SSLCA: "/lca.pem"}},
+		{name: "server ssl without a client certificate", server: "ssl=1\n",
+			wantServer:   core.Server{Name: "db1", Address: "h", Port: 3306, SSL: true},
+			wantListener: core.Listener{Name: "l", Service: "svc", Address: "::", Port: 4006}},
+		{name: "listener ssl without cert and key", listener: "ssl=true\n",
+			wantErr: "my.cnf:12: [l] sets ssl=true but not ssl_cert and ssl_key"},
+		{name: "listener ssl without key", listener: "ssl=true\nssl_cert=/c.pem\n",
+			wantErr: "my.cnf:12: [l] sets ssl=true but not ssl_key"},
+		{name: "listener ssl without cert", listener: "ssl_key=/k.pem\nssl=true\n",
+			wantErr: "my.cnf:13: [l] sets ssl=true but not ssl_cert"},
+		{name: "not a boolean", listener: "ssl=required\n",
+			wantErr: `my.cnf:12: ssl="required": not a boolean`},
+		{name: "verify not a boolean", server: "ssl_verify_peer_certificate=maybe\n",
+			wantErr: `my.cnf:4: ssl_verify_peer_certificate="maybe": not a boolean`},
+		{name: "host check not a boolean", server: "ssl_verify_peer_host=2\n",
+			wantErr: `my.cnf:4: ssl_verify_peer_host="2": not a boolean`},
+		{name: "server client cert without key", server: "ssl=true\nssl_cert=/c.pem\n",
+			wantErr: "my.cnf:5: [db1] sets only one of ssl_cert and ssl_key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse("my.cnf", strings.NewReader(fmt.Sprintf(layout, tt.server, tt.listener)))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Topology.Servers[0]; got != tt.wantServer {
+				t.Errorf("server = %+v\nwant %+v", got, tt.wantServer)
+			}
+			if got := cfg.Topology.Listeners[0]; got != tt.wantListener {
+				t.Errorf("listener = %+v\nwant %+v", got, tt.wantListener)
+			}
+			for _, w := range cfg.Warnings {
+				if strings.Contains(w, "ssl") {
+					t.Errorf("warned about a supported parameter: %s", w)
+				}
+			}
+		})
+	}
+}

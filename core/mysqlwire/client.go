@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,8 +60,8 @@ func NativePassword(scramble []byte, password string) []byte {
 // ClientHandshake logs in to the server at the other end of conn as user
 // with mysql_native_password, following one AuthSwitchRequest back to that
 // plugin. It is meant for Portico's own short side connections, such as the
-// one that kills a backend thread, so it asks for no database, TLS or
-// compression.
+// one that kills a backend thread, so it asks for no database or
+// compression, and for TLS only through ClientHandshakeTLS.
 //
 // ctx's deadline, if any, is set on conn and left there, so that the
 // statements that follow are bounded too; cancelling ctx unblocks a pending
@@ -74,14 +75,47 @@ func ClientHandshake(ctx context.Context, conn net.Conn, user, password string) 
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	err := clientHandshake(conn, user, password)
+	err := clientHandshake(conn, user, password, nil)
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("mysqlwire: client handshake: %w (%w)", ctx.Err(), err)
 	}
 	return err
 }
 
-func clientHandshake(conn io.ReadWriter, user, password string) error {
+// ClientHandshakeTLS is ClientHandshake over TLS with cfg: it sends an
+// SSLRequest after the greeting and logs in inside TLS. Statements must
+// then go over the returned connection; closing conn still ends it.
+func ClientHandshakeTLS(ctx context.Context, conn net.Conn, cfg *tls.Config, user, password string) (net.Conn, error) {
+	if d, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(d); err != nil {
+			return nil, fmt.Errorf("mysqlwire: client handshake: %w", err)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var tc *tls.Conn
+	err := clientHandshake(conn, user, password, func(req []byte, seq byte) (io.ReadWriter, error) {
+		if err := WritePacket(conn, seq, req); err != nil {
+			return nil, err
+		}
+		tc = tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, fmt.Errorf("mysqlwire: TLS handshake: %w", err)
+		}
+		return tc, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("mysqlwire: client handshake: %w (%w)", ctx.Err(), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// clientHandshake logs in on conn. With startTLS, it first sends startTLS
+// an SSLRequest and its sequence id and goes on over what it returns.
+func clientHandshake(conn io.ReadWriter, user, password string, startTLS func(req []byte, seq byte) (io.ReadWriter, error)) error {
 	seq, payload, err := ReadPacket(conn, clientReplyLimit)
 	if err != nil {
 		return fmt.Errorf("mysqlwire: read greeting: %w", err)
@@ -110,6 +144,16 @@ func clientHandshake(conn io.ReadWriter, user, password string) error {
 	if caps&ClientPluginAuth != 0 {
 		resp = append(resp, NativePasswordPlugin...)
 		resp = append(resp, 0)
+	}
+	if startTLS != nil {
+		if g.Capabilities&ClientSSL == 0 {
+			return errors.New("mysqlwire: the server does not offer TLS")
+		}
+		SetClientSSL(resp, true)
+		seq++
+		if conn, err = startTLS(SSLRequest(resp), seq); err != nil {
+			return err
+		}
 	}
 	seq++
 	if err := WritePacket(conn, seq, resp); err != nil {

@@ -3,6 +3,8 @@ package mysqlwire
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -228,6 +230,70 @@ func TestClientHandshakeRealMariaDB(t *testing.T) {
 			}
 			if err := SimpleQuery(conn, "SELECT 1"); !errors.Is(err, errors.ErrUnsupported) {
 				t.Errorf("SELECT 1: %v, want ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+// TestClientHandshakeTLSRealMariaDB logs in over TLS, as the proxy's kill
+// does for a server with ssl. maxtls may only log in over TLS.
+func TestClientHandshakeTLSRealMariaDB(t *testing.T) {
+	addr, caFile := os.Getenv("PORTICO_TEST_MARIADB"), os.Getenv("PORTICO_TEST_MARIADB_CA")
+	if addr == "" || caFile == "" {
+		t.Fatal("PORTICO_TEST_MARIADB or PORTICO_TEST_MARIADB_CA is not set: run `go tool task test`")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("no certificate in %s", caFile)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, password string
+		tls                  bool
+		wantCode             uint16 // of the handshake's error, 0 for success
+	}{
+		{name: "TLS-only user over TLS", user: "maxtls", password: "maxpwd", tls: true},
+		{name: "TLS-only user without TLS", user: "maxtls", password: "maxpwd", wantCode: ERAccessDenied},
+		{name: "wrong password over TLS", user: "maxtls", password: "wrong", tls: true, wantCode: ERAccessDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var rw io.ReadWriter = conn
+			if tt.tls {
+				var tc net.Conn
+				tc, err = ClientHandshakeTLS(ctx, conn, &tls.Config{RootCAs: pool, ServerName: host}, tt.user, tt.password)
+				if tc != nil {
+					rw = tc
+				}
+			} else {
+				err = ClientHandshake(ctx, conn, tt.user, tt.password)
+			}
+			if tt.wantCode != 0 {
+				var ep ErrorPacket
+				if !errors.As(err, &ep) || ep.Code != tt.wantCode {
+					t.Fatalf("handshake: %v, want ERR %d", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			if err := SimpleQuery(rw, "DO 1"); err != nil {
+				t.Errorf("DO 1 over TLS: %v", err)
 			}
 		})
 	}

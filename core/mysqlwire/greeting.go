@@ -161,20 +161,34 @@ func parseGreeting(payload []byte) (Greeting, greetingLayout, error) {
 // ClientSecureConnection, ClientPluginAuth) cannot be cleared; doing so would
 // make clients misparse the scramble or MariaDB's extended capabilities.
 func RewriteGreeting(payload []byte, connID uint32, clearCaps uint32) (out []byte, backendID uint32, err error) {
+	return RewriteGreetingCaps(payload, connID, clearCaps, 0)
+}
+
+// RewriteGreetingCaps is RewriteGreeting that also sets the setCaps bits,
+// for a proxy that offers what the server behind it does not, such as TLS
+// it terminates itself. Layout bits cannot be set either, nor upper bits
+// in a greeting without the upper half.
+func RewriteGreetingCaps(payload []byte, connID uint32, clearCaps, setCaps uint32) (out []byte, backendID uint32, err error) {
 	if clearCaps&greetingLayoutCaps != 0 {
 		return nil, 0, fmt.Errorf("mysqlwire: cannot clear capabilities %#x: they change the greeting layout", clearCaps&greetingLayoutCaps)
+	}
+	if setCaps&greetingLayoutCaps != 0 {
+		return nil, 0, fmt.Errorf("mysqlwire: cannot set capabilities %#x: they change the greeting layout", setCaps&greetingLayoutCaps)
 	}
 	g, lay, err := parseGreeting(payload)
 	if err != nil {
 		return nil, 0, fmt.Errorf("mysqlwire: rewrite greeting: %w", err)
 	}
+	if lay.capHighOff < 0 && setCaps>>16 != 0 {
+		return nil, 0, fmt.Errorf("mysqlwire: cannot set capabilities %#x in a greeting without the upper half", setCaps&^0xFFFF)
+	}
 	out = bytes.Clone(payload)
 	binary.LittleEndian.PutUint32(out[lay.connIDOff:], connID)
 	low := binary.LittleEndian.Uint16(out[lay.capLowOff:])
-	binary.LittleEndian.PutUint16(out[lay.capLowOff:], low&^uint16(clearCaps))
+	binary.LittleEndian.PutUint16(out[lay.capLowOff:], low&^uint16(clearCaps)|uint16(setCaps))
 	if lay.capHighOff >= 0 {
 		high := binary.LittleEndian.Uint16(out[lay.capHighOff:])
-		binary.LittleEndian.PutUint16(out[lay.capHighOff:], high&^uint16(clearCaps>>16))
+		binary.LittleEndian.PutUint16(out[lay.capHighOff:], high&^uint16(clearCaps>>16)|uint16(setCaps>>16))
 	}
 	return out, g.ConnectionID, nil
 }

@@ -308,3 +308,52 @@ func TestRewriteGreetingErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestRewriteGreetingCaps covers the bits a proxy offers itself, such as
+// TLS it terminates in front of a server that has none.
+func TestRewriteGreetingCaps(t *testing.T) {
+	valid := readTestdata(t, "greeting_mariadb.bin")
+	before, err := ParseGreeting(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Capabilities&ClientSSL != 0 {
+		t.Fatal("greeting_mariadb.bin offers TLS; the test needs one that does not")
+	}
+	tests := []struct {
+		name       string
+		in         []byte
+		clear, set uint32
+		wantCaps   uint32 // when wantErr is false
+		wantErr    bool
+	}{
+		{name: "offer TLS", in: valid, set: ClientSSL, wantCaps: before.Capabilities | ClientSSL},
+		{name: "offer TLS, hide compression", in: valid, clear: ClientCompress, set: ClientSSL,
+			wantCaps: before.Capabilities&^ClientCompress | ClientSSL},
+		{name: "set an upper bit", in: valid, set: ClientQueryAttributes, wantCaps: before.Capabilities | ClientQueryAttributes},
+		{name: "set wins over clear", in: valid, clear: ClientSSL, set: ClientSSL, wantCaps: before.Capabilities | ClientSSL},
+		{name: "set a layout bit", in: valid, set: ClientPluginAuth, wantErr: true},
+		{name: "set an upper bit in a pre-4.1 greeting", in: bytes.Clone(valid[:capturedCapLowOff+2]), set: ClientDeprecateEOF, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, id, err := RewriteGreetingCaps(tt.in, 7, tt.clear, tt.set)
+			if tt.wantErr {
+				if err == nil || out != nil {
+					t.Fatalf("got %q, %v; want an error", out, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := ParseGreeting(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id != before.ConnectionID || g.ConnectionID != 7 || g.Capabilities != tt.wantCaps {
+				t.Errorf("id %d, connection id %d, capabilities %#x; want %d, 7, %#x", id, g.ConnectionID, g.Capabilities, before.ConnectionID, tt.wantCaps)
+			}
+		})
+	}
+}

@@ -175,3 +175,27 @@ func ParseChangeUser(payload []byte, caps uint32) (user, database string, err er
 	}
 	return string(u), string(db), nil
 }
+
+// SSLRequest returns the SSLRequest a proxy sends a server before the
+// client's handshake response hr when it speaks TLS to the server: the
+// fixed prefix of hr with ClientSSL set. hr must have been parsed by
+// ParseHandshakeResponse, so it is long enough.
+func SSLRequest(hr []byte) []byte {
+	req := bytes.Clone(hr[:handshakeFixedSize])
+	SetClientSSL(req, true)
+	return req
+}
+
+// SetClientSSL sets or clears ClientSSL in the capabilities of a handshake
+// response hr, in place. A server reads the flag as "TLS starts now", so a
+// response forwarded over a plain connection must not carry it, and one
+// forwarded over TLS must.
+func SetClientSSL(hr []byte, on bool) {
+	caps := binary.LittleEndian.Uint32(hr)
+	if on {
+		caps |= ClientSSL
+	} else {
+		caps &^= ClientSSL
+	}
+	binary.LittleEndian.PutUint32(hr, caps)
+}

@@ -423,9 +423,12 @@ type loopFDs struct {
 }
 
 // relayOnLoop hands a logged-in session to l and waits until it ends. It
-// reports false, having changed nothing, if the connections are not plain
-// sockets (TLS): those stay on goroutines.
+// reports false, having changed nothing, if either side speaks TLS or is
+// not a socket: those stay on goroutines.
 func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstream <-chan error) (bool, error) {
+	if s.overTLS() {
+		return false, nil
+	}
 	cc, ok := s.client.(syscall.Conn)
 	if !ok {
 		return false, nil

@@ -14,7 +14,9 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -53,10 +55,11 @@ const (
 	killTimeout = 5 * time.Second
 )
 
-// clearedCaps are hidden from clients: Portico does not yet terminate TLS or
-// speak the compressed protocol, and a client that negotiated either would
-// send bytes the proxy could not follow.
-const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress
+// clearedCaps are hidden from clients: Portico does not speak the
+// compressed protocol, and a client that negotiated it would send bytes the
+// proxy could not follow. ClientSSL is hidden too unless the listener
+// terminates TLS.
+const clearedCaps = mysqlwire.ClientCompress
 
 // Registry is what the proxy needs from the session registry.
 type Registry interface {
@@ -78,6 +81,9 @@ type Config struct {
 	// other than Linux and for TLS, instead of on event loops: for
 	// comparing the two.
 	NoEventLoop bool
+	// TLS is what LoadTLS loaded for Topology; nil if no listener or
+	// server has ssl.
+	TLS *TLS
 }
 
 // Proxy serves the listeners of one topology.
@@ -87,6 +93,7 @@ type Proxy struct {
 	log            *slog.Logger
 	connectTimeout time.Duration
 	authTimeout    time.Duration
+	tls            TLS
 	loops          *loopGroup
 	// readers are the buffered readers of sessions' handshakes, and of
 	// the relay where no event loop serves it.
@@ -104,6 +111,9 @@ func New(cfg Config) *Proxy {
 	}
 	if !cfg.NoEventLoop {
 		p.loops = newLoopGroup()
+	}
+	if cfg.TLS != nil {
+		p.tls = *cfg.TLS
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -124,6 +134,10 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 	svc, err := p.topo.Service(l.Service)
 	if err != nil {
 		return fmt.Errorf("proxy: listener %s: %w", l.Name, err)
+	}
+	tlsCfg := p.tls.Listeners[l.Name]
+	if l.SSL && tlsCfg == nil {
+		return fmt.Errorf("proxy: listener %s has ssl=true but its certificate was not loaded (proxy.LoadTLS)", l.Name)
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -148,7 +162,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 			}
 			return fmt.Errorf("proxy: accept on %s: %w", l.Name, err)
 		}
-		wg.Go(func() { p.serveSession(ctx, conn, svc) })
+		wg.Go(func() { p.serveSession(ctx, conn, svc, tlsCfg) })
 	}
 }
 
@@ -159,13 +173,21 @@ type session struct {
 	svc    core.Service
 	client net.Conn
 	log    *slog.Logger
+	// listenerTLS is the listener's TLS, nil if it has none.
+	listenerTLS *tls.Config
 	// fromClient buffers the client connection for the handshake and the
-	// relay alike, so bytes a client sends early are never lost.
-	// fromBackend buffers the backend's. Both go back to the proxy's pool
-	// when an event loop takes the session over.
+	// relay alike, so bytes a client sends early are never lost. Once the
+	// client has started TLS, it and toClient go over TLS. fromBackend
+	// buffers the backend's. Both go back to the proxy's pool when an
+	// event loop takes the session over.
 	fromClient, fromBackend *bufio.Reader
 	// toClient counts what is written to the client.
 	toClient io.Writer
+	// toBackend is the backend connection, or TLS over it. client and
+	// backend stay the TCP connections under TLS: closing them is what ends
+	// a session, and unlike closing a TLS connection it never waits to send
+	// an alert.
+	toBackend io.Writer
 	// captureLimit is how much of each client packet is kept.
 	captureLimit int
 	// server is the backend server's name, once connected, and user the
@@ -192,7 +214,7 @@ type session struct {
 	handingOff atomic.Bool
 }
 
-func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service) {
+func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service, listenerTLS *tls.Config) {
 	host, port := remoteAddr(client.RemoteAddr())
 	captureLimit := changeUserLimit
 	if svc.RetainLastStatements > 0 {
@@ -217,7 +239,7 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	defer func() { s.releaseReaders() }()
 	h.RetainStatements(svc.RetainLastStatements)
 	s = &session{
-		p: p, h: h, svc: svc, client: client,
+		p: p, h: h, svc: svc, client: client, listenerTLS: listenerTLS,
 		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
 		fromClient:   p.getReader(&ioCounter{r: client, h: h, client: true}),
 		toClient:     &clientWriter{w: client, h: h},
@@ -323,15 +345,22 @@ func (p *Proxy) killThread(ctx context.Context, svc core.Service, server string,
 	// Shutting down must not wait for a stalled server.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if err := mysqlwire.ClientHandshake(ctx, conn, svc.User, svc.Password); err != nil {
+	// Over TLS to a server with ssl, as sessions are: its accounts may
+	// require it.
+	var rw io.ReadWriter = conn
+	if cfg := p.tls.Servers[server]; cfg != nil {
+		if rw, err = mysqlwire.ClientHandshakeTLS(ctx, conn, cfg, svc.User, svc.Password); err != nil {
+			return err
+		}
+	} else if err := mysqlwire.ClientHandshake(ctx, conn, svc.User, svc.Password); err != nil {
 		return err
 	}
-	if err := mysqlwire.SimpleQuery(conn, "KILL CONNECTION "+strconv.FormatUint(uint64(threadID), 10)); err != nil {
+	if err := mysqlwire.SimpleQuery(rw, "KILL CONNECTION "+strconv.FormatUint(uint64(threadID), 10)); err != nil {
 		return err
 	}
 	// Best effort: say goodbye so the server does not log an aborted
 	// connection.
-	_ = mysqlwire.WritePacket(conn, 0, []byte{mysqlwire.ComQuit})
+	_ = mysqlwire.WritePacket(rw, 0, []byte{mysqlwire.ComQuit})
 	return nil
 }
 
@@ -382,9 +411,12 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 
 // handshake connects to a backend and relays the greeting and the client's
 // handshake response, then relays authentication until the backend accepts
-// or refuses. It returns the sequence id an ERR to the client must carry.
+// or refuses. Either side may be TLS: the client's if the listener has ssl
+// and the client asks for it (which a listener with ssl requires), the
+// backend's if the server has ssl. It returns the sequence id an ERR to the
+// client must carry.
 func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error) {
-	backend, server, err := s.p.dial(ctx, svc)
+	backend, server, serverTLS, err := s.p.dial(ctx, svc)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.CRConnHostError, sqlState: mysqlwire.SSUnknownSQLState,
 			msg: "Portico could not connect to any server of service '" + svc.Name + "'", err: err}
@@ -393,6 +425,7 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 	s.backend = backend
 	closed := s.closed
 	s.mu.Unlock()
+	s.toBackend = backend
 	defer backend.Close()
 	if closed {
 		// closeAll ran while we dialled and could not close backend; a
@@ -417,13 +450,24 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		_ = s.writeClient(seq, greeting)
 		return 0, fmt.Errorf("server %s refused the connection", server)
 	}
-	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), clearedCaps)
+	// The listener decides whether TLS is offered, whatever the server
+	// offers: Portico terminates it.
+	cleared, offered := clearedCaps|mysqlwire.ClientSSL, uint32(0)
+	if s.listenerTLS != nil {
+		cleared, offered = clearedCaps, mysqlwire.ClientSSL
+	}
+	rewritten, threadID, err := mysqlwire.RewriteGreetingCaps(greeting, uint32(s.h.ID()), cleared, offered)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake from server '" + server + "'", err: err}
 	}
-	// RewriteGreeting has parsed it already, so this cannot fail.
+	// RewriteGreetingCaps has parsed it already, so this cannot fail.
 	g, _ := mysqlwire.ParseGreeting(greeting)
+	if serverTLS != nil && g.Capabilities&mysqlwire.ClientSSL == 0 {
+		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Server '" + server + "' does not offer TLS, which its ssl=true requires",
+			err: errors.New("the server's greeting lacks CLIENT_SSL")}
+	}
 	s.threadID = threadID
 	s.h.Update(func(sess *core.Session) {
 		sess.Backends = []core.BackendConn{{Server: server, ThreadID: threadID}}
@@ -433,18 +477,31 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return 0, fmt.Errorf("write greeting: %w", err)
 	}
 
-	seq, resp, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+	seq, resp, err := s.readHandshakeResponse()
 	if err != nil {
-		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
-			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
-				msg: "Bad handshake: the handshake response is larger than " + strconv.Itoa(handshakeLimit) + " bytes", err: err}
-		}
-		return seq + 1, fmt.Errorf("read handshake response: %w", err)
+		return seq + 1, err
 	}
-	s.h.CountIn(0, 1)
-	if mysqlwire.IsSSLRequest(resp) {
+	switch {
+	case mysqlwire.IsSSLRequest(resp) && s.listenerTLS == nil:
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Bad handshake: this listener does not offer TLS", err: errors.New("client sent SSLRequest")}
+	case mysqlwire.IsSSLRequest(resp):
+		if err := s.startClientTLS(ctx); err != nil {
+			// Whatever the client sent was not TLS Portico could answer;
+			// an ERR in plain text would not reach it either.
+			return seq + 1, err
+		}
+		if seq, resp, err = s.readHandshakeResponse(); err != nil {
+			return seq + 1, err
+		}
+		if mysqlwire.IsSSLRequest(resp) {
+			return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+				msg: "Bad handshake: a second SSLRequest", err: errors.New("client sent SSLRequest inside TLS")}
+		}
+	case s.listenerTLS != nil:
+		// As MaxScale answers a client that skips TLS on a listener with ssl.
+		return seq + 1, &wireError{errno: mysqlwire.ERAccessDenied, sqlState: mysqlwire.SSAccessDenied,
+			msg: "Access without SSL denied", err: errors.New("client did not ask for TLS")}
 	}
 	hr, err := mysqlwire.ParseHandshakeResponse(resp)
 	if err != nil {
@@ -459,12 +516,87 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		// The relay's packet scanners, made next.
 		sess.Memory.Capture = s.captureLimit + mysqlwire.TrackerPrefix
 	})
-	if err := mysqlwire.WritePacket(backend, seq, resp); err != nil {
+	// The backend numbers the handshake response 1, or 2 after an
+	// SSLRequest of Portico's; the client numbered it the same way for its
+	// own side. Where the two differ, authentication packets are
+	// renumbered on their way (see relayAuth).
+	backendSeq := byte(1)
+	if serverTLS != nil {
+		if fromBackend, err = s.startBackendTLS(ctx, serverTLS, resp, fromBackend); err != nil {
+			return seq + 1, err
+		}
+		backendSeq = 2
+	}
+	mysqlwire.SetClientSSL(resp, serverTLS != nil)
+	if err := mysqlwire.WritePacket(s.toBackend, backendSeq, resp); err != nil {
 		return seq + 1, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
 			msg: "Lost connection to server '" + server + "' during handshake", err: err}
 	}
 	s.h.Touch(time.Now())
-	return 0, s.relay(newConnCaps(g, hr))
+	s.fromBackend = fromBackend
+	return 0, s.relay(newConnCaps(g, hr), backendSeq-seq)
+}
+
+// readHandshakeResponse reads the client's handshake response or
+// SSLRequest.
+func (s *session) readHandshakeResponse() (byte, []byte, error) {
+	seq, resp, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+	if err != nil {
+		if errors.Is(err, mysqlwire.ErrPacketTooLarge) {
+			return seq, nil, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+				msg: "Bad handshake: the handshake response is larger than " + strconv.Itoa(handshakeLimit) + " bytes", err: err}
+		}
+		return seq, nil, fmt.Errorf("read handshake response: %w", err)
+	}
+	s.h.CountIn(0, 1)
+	return seq, resp, nil
+}
+
+// startClientTLS answers the client's SSLRequest with the TLS handshake;
+// from then on the client is read and written over TLS.
+func (s *session) startClientTLS(ctx context.Context) error {
+	early, _ := s.fromClient.Peek(s.fromClient.Buffered())
+	conn := tls.Server(&earlyConn{Conn: s.client, early: bytes.Clone(early)}, s.listenerTLS)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("client TLS handshake: %w", err)
+	}
+	s.fromClient = bufio.NewReaderSize(&ioCounter{r: conn, h: s.h, client: true}, relayBuffer)
+	s.toClient = &clientWriter{w: conn, h: s.h}
+	cipher := cipherName(conn)
+	s.h.Update(func(sess *core.Session) { sess.ClientCipher = cipher })
+	return nil
+}
+
+// startBackendTLS sends the backend an SSLRequest made from the client's
+// handshake response resp and starts TLS. From then on the backend is read
+// from the returned reader and written over TLS.
+func (s *session) startBackendTLS(ctx context.Context, cfg *tls.Config, resp []byte, fromBackend *bufio.Reader) (*bufio.Reader, error) {
+	lost := func(err error) error {
+		return &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
+			msg: "Could not start TLS with server '" + s.server + "'", err: err}
+	}
+	if fromBackend.Buffered() > 0 {
+		// A server says nothing between its greeting and the SSLRequest;
+		// bytes here would be lost under TLS.
+		return nil, lost(errors.New("the server sent more than its greeting"))
+	}
+	if err := mysqlwire.WritePacket(s.backend, 1, mysqlwire.SSLRequest(resp)); err != nil {
+		return nil, lost(err)
+	}
+	conn := tls.Client(s.backend, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, lost(err)
+	}
+	s.toBackend = conn
+	cipher := cipherName(conn)
+	s.h.Update(func(sess *core.Session) {
+		for i := range sess.Backends {
+			if sess.Backends[i].Server == s.server && sess.Backends[i].ThreadID == s.threadID {
+				sess.Backends[i].Cipher = cipher
+			}
+		}
+	})
+	return bufio.NewReaderSize(&ioCounter{r: conn, h: s.h}, relayBuffer), nil
 }
 
 // writeClient sends the client one packet the proxy itself framed.
@@ -477,14 +609,16 @@ func (s *session) writeClient(seq byte, payload []byte) error {
 }
 
 // relayAuth forwards backend packets until the backend's OK or ERR ends
-// authentication. Auth-switch and more-data packets pass through untouched.
-func (s *session) relayAuth(fromBackend *bufio.Reader) error {
+// authentication. Auth-switch and more-data packets pass through untouched
+// but for their sequence ids, which are shift more on the backend's side
+// when only one side speaks TLS: the SSLRequest took a number there.
+func (s *session) relayAuth(fromBackend *bufio.Reader, shift byte) error {
 	for {
 		seq, pkt, err := mysqlwire.ReadPacket(fromBackend, mysqlwire.MaxPacketSize)
 		if err != nil {
 			return fmt.Errorf("read auth reply: %w", err)
 		}
-		if err := s.writeClient(seq, pkt); err != nil {
+		if err := s.writeClient(seq-shift, pkt); err != nil {
 			return fmt.Errorf("write auth reply: %w", err)
 		}
 		if len(pkt) == 0 {
@@ -497,7 +631,13 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 			s.mu.Lock()
 			s.authenticated = true
 			s.mu.Unlock()
-			s.h.Update(func(sess *core.Session) { sess.State = core.StateReady })
+			s.h.Update(func(sess *core.Session) {
+				// The client has its OK already, and an operator may
+				// have killed the session since.
+				if sess.State != core.StateStopping {
+					sess.State = core.StateReady
+				}
+			})
 			_ = s.client.SetDeadline(time.Time{})
 			_ = s.backend.SetDeadline(time.Time{})
 			s.log.Info("session started", "user", s.user, "remote", s.client.RemoteAddr().String(), "server", s.server)
@@ -510,7 +650,9 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 	}
 }
 
-func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, error) {
+// dial connects to the first server of svc that answers. It also returns
+// the server's TLS, nil unless it has ssl.
+func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, *tls.Config, error) {
 	d := net.Dialer{Timeout: p.connectTimeout}
 	var errs []error
 	for _, name := range svc.Servers {
@@ -519,13 +661,18 @@ func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, e
 			errs = append(errs, err)
 			continue
 		}
+		cfg := p.tls.Servers[name]
+		if srv.SSL && cfg == nil {
+			errs = append(errs, fmt.Errorf("server %s has ssl=true but its TLS settings were not loaded (proxy.LoadTLS)", name))
+			continue
+		}
 		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
 		if err == nil {
-			return conn, name, nil
+			return conn, name, cfg, nil
 		}
 		errs = append(errs, fmt.Errorf("server %s: %w", name, err))
 	}
-	return nil, "", errors.Join(errs...)
+	return nil, "", nil, errors.Join(errs...)
 }
 
 func isClosed(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -35,7 +36,9 @@ func newConnCaps(g mysqlwire.Greeting, hr mysqlwire.HandshakeResponse) connCaps 
 // client side runs from the start, so authentication exchanges (auth
 // switch, more data) pass through; the backend side reads packet by packet
 // until authentication ends and then relays chunks like the client side.
-func (s *session) relay(caps connCaps) error {
+// shift is how much larger the backend's sequence ids are than the
+// client's until authentication ends.
+func (s *session) relay(caps connCaps, shift byte) error {
 	q := &inFlight{h: s.h}
 	up := &clientSide{s: s, q: q, caps: caps.client, retain: s.svc.RetainLastStatements > 0}
 	up.scan = mysqlwire.NewScanner(s.captureLimit, up.packet)
@@ -45,14 +48,20 @@ func (s *session) relay(caps connCaps) error {
 
 	upstream := make(chan error, 1)
 	go func() {
-		err := pump(s.fromClient, s.backend, up.scan, up.flush, &up.edits)
+		var err error
+		if shift != 0 {
+			err = s.relayClientAuth(shift)
+		}
+		if err == nil {
+			err = pump(s.fromClient, s.toBackend, up.scan, up.flush, &up.edits)
+		}
 		// Either side ending ends the session.
 		if !s.handingOff.Load() {
 			s.closeAll()
 		}
 		upstream <- err
 	}()
-	err := s.relayAuth(s.fromBackend)
+	err := s.relayAuth(s.fromBackend, shift)
 	if err == nil {
 		if l := s.p.loops.pick(); l != nil {
 			if handled, err := s.relayOnLoop(l, up, down, upstream); handled {
@@ -72,6 +81,30 @@ func (s *session) relay(caps connCaps) error {
 	return err
 }
 
+// relayClientAuth forwards the client's authentication packets one by one,
+// each renumbered by shift, until the first command. Commands, and only
+// commands, have sequence id 0; authentication packets follow the
+// handshake response, never 0. The command is left for pump.
+func (s *session) relayClientAuth(shift byte) error {
+	for {
+		hdr, err := s.fromClient.Peek(packetHeader)
+		if err != nil {
+			return err
+		}
+		if hdr[3] == 0 {
+			return nil
+		}
+		seq, pkt, err := mysqlwire.ReadPacket(s.fromClient, handshakeLimit)
+		if err != nil {
+			return fmt.Errorf("read auth response: %w", err)
+		}
+		s.h.CountIn(0, 1)
+		if err := mysqlwire.WritePacket(s.toBackend, seq+shift, pkt); err != nil {
+			return fmt.Errorf("write auth response: %w", err)
+		}
+	}
+}
+
 // pump forwards whatever r has read to w, showing each chunk to sc first,
 // until reading or writing fails. Chunks are written straight out of r's
 // buffer: no copy, and one write per read, as io.Copy would do. Packets
@@ -88,6 +121,9 @@ func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func(), eds
 		// Commands must be queued before the backend can see them, or
 		// their replies could arrive first.
 		sc.Feed(chunk)
+		// Counted before the peer can see them, so a reader of the
+		// session never sees a reply before the packets that caused it.
+		flush()
 		var err error
 		if eds != nil && len(*eds) > 0 {
 			err = writeEdited(w, chunk, *eds)
@@ -97,7 +133,6 @@ func pump(r *bufio.Reader, w io.Writer, sc *mysqlwire.Scanner, flush func(), eds
 			_, err = w.Write(chunk)
 		}
 		_, _ = r.Discard(len(chunk))
-		flush()
 		if err != nil {
 			return err
 		}

@@ -11,9 +11,14 @@
 # its data in DIR/data and never reads the system option files (--no-defaults),
 # so it is independent of any system-wide MariaDB. It creates (idempotently)
 # the users maxuser/maxpwd @'%', @'127.0.0.1' and @'localhost' with ALL
-# PRIVILEGES ON *.* and the database portico_demo, then applies demo.sql
+# PRIVILEGES ON *.*, maxtls/maxpwd likewise but only over TLS (REQUIRE SSL),
+# and the database portico_demo, then applies demo.sql
 # beside this script: the demo databases shop and analytics and their
 # accounts, which `portico load` uses.
+#
+# The server also speaks TLS: a throw-away CA and a server certificate for
+# 127.0.0.1 and localhost are made once with openssl in DIR/tls, and tests
+# that check certificates trust DIR/tls/ca.pem.
 #
 # If mariadbd is not installed, Debian's mariadb-server and mariadb-client are
 # installed with apt-get; a temporary policy-rc.d stops the package from
@@ -22,6 +27,8 @@ set -euo pipefail
 
 readonly DB_USER=maxuser
 readonly DB_PASSWORD=maxpwd
+# DB_TLS_USER is maxuser's twin that may only log in over TLS.
+readonly DB_TLS_USER=maxtls
 readonly DB_NAME=portico_demo
 readonly WAIT_SECONDS=60
 DEMO_SQL="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/demo.sql"
@@ -124,6 +131,10 @@ ensure_users() {
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%' WITH GRANT OPTION;
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'127.0.0.1' WITH GRANT OPTION;
 		GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost' WITH GRANT OPTION;
+		CREATE USER IF NOT EXISTS '$DB_TLS_USER'@'%' IDENTIFIED BY '$DB_PASSWORD' REQUIRE SSL;
+		CREATE USER IF NOT EXISTS '$DB_TLS_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD' REQUIRE SSL;
+		GRANT ALL PRIVILEGES ON *.* TO '$DB_TLS_USER'@'%';
+		GRANT ALL PRIVILEGES ON *.* TO '$DB_TLS_USER'@'127.0.0.1';
 		CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
 		FLUSH PRIVILEGES;
 	SQL
@@ -147,6 +158,32 @@ init_datadir() {
 		die "mariadb-install-db failed"
 	fi
 	touch "$DATA_DIR/.portico-initialized"
+}
+
+# ensure_tls: make DIR/tls/ca.pem and a server certificate it signed, once.
+# A directory without the marker is a leftover of a failed run.
+ensure_tls() {
+	if [ -e "$TLS_DIR/.portico-complete" ]; then
+		return 0
+	fi
+	command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the test server's TLS certificate"
+	rm -rf "$TLS_DIR"
+	mkdir -p "$TLS_DIR"
+	local log="$BASE_DIR/tls.log"
+	if ! (
+		cd "$TLS_DIR" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+				-subj "/CN=Portico test CA" -keyout ca-key.pem -out ca.pem &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-subj "/CN=127.0.0.1" -keyout server-key.pem -out server.csr &&
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+				-extfile server.ext -out server.pem
+	) >"$log" 2>&1; then
+		cat "$log" >&2
+		die "could not make the TLS certificates in $TLS_DIR"
+	fi
+	touch "$TLS_DIR/.portico-complete"
 }
 
 start() {
@@ -179,6 +216,7 @@ start() {
 	rm -f "$PID_FILE" "$SOCKET" "$SOCKET.lock"
 
 	init_datadir
+	ensure_tls
 
 	: >"$ERROR_LOG"
 	# Fully detached: new session, no inherited stdin/stdout/stderr, so callers
@@ -192,6 +230,9 @@ start() {
 		"${USER_ARGS[@]}" \
 		${MARIADBD_ARGS-} \
 		--skip-name-resolve \
+		--ssl-ca="$TLS_DIR/ca.pem" \
+		--ssl-cert="$TLS_DIR/server.pem" \
+		--ssl-key="$TLS_DIR/server-key.pem" \
 		--log-error="$ERROR_LOG" \
 		</dev/null >>"$BASE_DIR/mariadbd.out" 2>&1 9>&- &
 	local child=$!
@@ -201,7 +242,7 @@ start() {
 	for ((i = 0; i < WAIT_SECONDS * 4; i++)); do
 		if ping_server; then
 			ensure_users
-			echo "mariadb ready on 127.0.0.1:$port (datadir $DATA_DIR)"
+			echo "mariadb ready on 127.0.0.1:$port (datadir $DATA_DIR, TLS CA $TLS_DIR/ca.pem)"
 			return 0
 		fi
 		if ! kill -0 "$child" 2>/dev/null; then
@@ -251,6 +292,7 @@ DATA_DIR="$BASE_DIR/data"
 SOCKET="$BASE_DIR/mariadb.sock"
 PID_FILE="$BASE_DIR/mariadb.pid"
 ERROR_LOG="$BASE_DIR/error.log"
+TLS_DIR="$BASE_DIR/tls"
 # Unix socket paths are limited to 107 bytes.
 [ "${#SOCKET}" -le 100 ] || die "DIR is too long for a unix socket path: $SOCKET"
 
