@@ -3,7 +3,9 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,14 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 	upstream := make(chan error, 1)
 	go func() {
 		err := pump(s.fromClient, s.backend, up.scan, up.flush, &up.edits)
+		if errors.Is(err, io.EOF) && s.closeBackendWrite() {
+			// The client has shut its side, and may still read what it
+			// asked for: the backend hears the same, answers, and hangs
+			// up, which ends the session. A client that is gone altogether
+			// makes that answer fail just as well.
+			upstream <- nil
+			return
+		}
 		// Either side ending ends the session.
 		s.closeAll()
 		upstream <- err
@@ -62,6 +72,16 @@ func (s *session) relay(fromBackend *bufio.Reader, caps connCaps) error {
 		return nil
 	}
 	return err
+}
+
+// closeBackendWrite passes a client's half-close on to the backend. It
+// reports false if it could not, because the session is closing or the
+// backend connection cannot half-close.
+func (s *session) closeBackendWrite() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc, ok := s.backend.(*net.TCPConn)
+	return ok && !s.closed && tc.CloseWrite() == nil
 }
 
 // pump forwards whatever r has read to w, showing each chunk to sc first,
