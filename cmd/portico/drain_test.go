@@ -333,6 +333,23 @@ func TestAdminShutdown(t *testing.T) {
 				}
 			},
 		},
+		{
+			// A browser tab the system has suspended, say.
+			name: "session stream whose client stopped reading",
+			open: func(t *testing.T, a *app) func(t *testing.T) {
+				c, _, err := websocket.Dial(t.Context(), "ws://"+a.adminAddr.String()+sessionsPath+"/stream", &websocket.DialOptions{
+					HTTPHeader: http.Header{"Authorization": {adminAuth()}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.CloseNow() })
+				if _, _, err := c.Read(t.Context()); err != nil {
+					t.Fatalf("snapshot: %v", err)
+				}
+				return func(t *testing.T) {}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -364,7 +364,8 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		// Websocket streams are hijacked connections that Shutdown does not
 		// wait for: close them first (1001, going away), then the rest.
 		api.CloseStreams(shutdownCtx)
-		if err := hs.Shutdown(shutdownCtx); err != nil {
+		_ = hs.Shutdown(shutdownCtx)
+		if err := shutdownCtx.Err(); err != nil {
 			logger.Warn("admin interface: shutdown timed out; closing the connections left", "err", err)
 		}
 		_ = hs.Close()
