@@ -145,6 +145,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(streamReadLimit)
+	raw := hw.conn
 	l := newLinker(r)
 	// The connection is hijacked, so the handler returns and its goroutine,
 	// with the request and its deep stack, goes away: an idle stream costs
@@ -161,7 +162,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			// more for the client's; a client that has stopped reading (a
 			// suspended tab, a stalled network) would hold the shutdown
 			// that long.
-			_ = hw.conn.SetDeadline(time.Now().Add(closeGrace))
+			_ = raw.SetDeadline(time.Now().Add(closeGrace))
 		default:
 		}
 		var ce closeError
