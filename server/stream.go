@@ -90,6 +90,8 @@ const (
 	// streamReadLimit bounds a client frame. Clients send nothing but
 	// control frames; a data frame closes the stream with 1008.
 	streamReadLimit = 1024
+	// closeGrace bounds the close handshake of a stream at shutdown.
+	closeGrace = time.Second
 	// snapshotReuse is how long an encoded snapshot is shared by clients
 	// joining at the same revision; it bounds how stale their idle times are.
 	snapshotReuse = time.Second
@@ -136,13 +138,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	// Origin was checked before the upgrade when it matters (cookie auth);
 	// Basic and bearer clients are not browsers acting on someone's behalf.
-	c, err := websocket.Accept(hijackWriter{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hw := &hijackWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		done()
 		s.log.Debug("stream: upgrade failed", "err", err)
 		return
 	}
 	c.SetReadLimit(streamReadLimit)
+	raw := hw.conn
 	l := newLinker(r)
 	// The connection is hijacked, so the handler returns and its goroutine,
 	// with the request and its deep stack, goes away: an idle stream costs
@@ -153,6 +157,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		defer done()
 		defer c.CloseNow()
 		err := s.streams.serve(ctx, c, l, q)
+		select {
+		case <-s.streams.closing:
+			// The library waits up to 5 s to send its close frame and 5 s
+			// more for the client's; a client that has stopped reading (a
+			// suspended tab, a stalled network) would hold the shutdown
+			// that long.
+			_ = raw.SetDeadline(time.Now().Add(closeGrace))
+		default:
+		}
 		var ce closeError
 		switch {
 		case errors.As(err, &ce):

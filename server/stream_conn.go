@@ -23,13 +23,16 @@ const streamBufSize = 16 // bufio's minimum; holds any server frame header
 // hijackWriter wraps the response writer of a stream upgrade.
 type hijackWriter struct {
 	http.ResponseWriter
+	// conn is the hijacked connection, once the upgrade has taken it.
+	conn net.Conn
 }
 
-func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	w.conn = conn
 	fc := &frameConn{Conn: conn}
 	// Bytes the client sent right after its request are in net/http's
 	// reader; they are read first.

@@ -47,6 +47,9 @@ var defaultConfig []byte
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful stop; a second one ends Portico at
+	// once, the default way.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "portico:", err)
@@ -71,18 +74,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("portico", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath, logLevel := commonFlags(fs)
+	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM or Ctrl-C, how long client sessions may go on before the ones left are killed")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n       portico simulate [--sessions N] [--rate N] ...\n       portico load [--addr HOST:PORT] [--sessions N] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n`portico simulate` serves the admin interface over made-up, changing sessions.\n`portico load` opens real client sessions through a Portico listener, for demos.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: portico [--config FILE] [--drain-timeout D]\n       portico user add|remove|list ...\n       portico sessions [--watch] ...\n       portico simulate [--sessions N] [--rate N] ...\n       portico load [--addr HOST:PORT] [--sessions N] ...\n\nPortico proxies MariaDB/MySQL clients and serves a live view of their sessions:\na MaxScale-compatible REST API, a websocket stream and a dashboard.\n`portico user` manages the accounts of that admin interface (see portico user --help).\n`portico sessions` prints a running Portico's sessions, live with --watch.\n`portico simulate` serves the admin interface over made-up, changing sessions.\n`portico load` opens real client sessions through a Portico listener, for demos.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *drain < 0 {
+		return errors.New("--drain-timeout cannot be negative")
+	}
 	cfg, logger, err := configure(*cfgPath, *logLevel, stderr)
 	if err != nil {
 		return err
 	}
-	a, err := start(ctx, cfg, logger)
+	a, err := startDraining(ctx, cfg, logger, *drain)
 	if err != nil {
 		return err
 	}
@@ -160,9 +167,21 @@ func (a *app) fail(err error) {
 	a.mu.Unlock()
 }
 
-// start binds every socket before serving any, so a port clash fails the
-// whole start instead of leaving half a proxy running.
+// start is startDraining without a drain: once ctx is done, the sessions
+// left are killed at once.
 func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, error) {
+	return startDraining(ctx, cfg, logger, 0)
+}
+
+// startDraining binds every socket before serving any, so a port clash
+// fails the whole start instead of leaving half a proxy running.
+//
+// Once ctx is done, the listeners stop accepting at once and client
+// sessions may go on for up to drain; those left then are killed as an
+// operator's kill does, backend thread included. The admin interface keeps
+// serving until the last session has ended, so that the drain can be
+// watched, and then shuts down too.
+func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger, drain time.Duration) (*app, error) {
 	a, err := newApp(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -177,9 +196,12 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 	if err != nil {
 		return nil, err
 	}
+	// What serves outlives ctx by the drain.
+	life, end := context.WithCancel(context.WithoutCancel(ctx))
 	var lc net.ListenConfig
 	listeners := make([]net.Listener, len(cfg.Topology.Listeners))
 	closeAll := func() {
+		end()
 		adminLn.Close()
 		for _, ln := range listeners {
 			if ln != nil {
@@ -196,7 +218,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		listeners[i] = ln
 		a.listenerAddrs[l.Name] = ln.Addr()
 	}
-	if err := a.serveAdmin(ctx, adminLn, logger); err != nil {
+	if err := a.serveAdmin(life, adminLn, logger); err != nil {
 		closeAll()
 		return nil, err
 	}
@@ -204,14 +226,66 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		// PORTICO_RELAY=goroutines relays on goroutines instead of event
 		// loops, for bench:proxy to compare the two in one run.
 		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines"})
+	var proxies sync.WaitGroup
 	for i, l := range cfg.Topology.Listeners {
-		a.wg.Go(func() {
-			if err := px.Serve(ctx, listeners[i], l); err != nil {
+		proxies.Go(func() {
+			if err := px.Serve(life, listeners[i], l); err != nil {
 				a.fail(err)
 			}
 		})
 	}
+	a.wg.Go(func() {
+		defer end()
+		<-ctx.Done()
+		a.drain(listeners, &proxies, drain, logger)
+	})
 	return a, nil
+}
+
+// drainKillInterval is how often a drain past its timeout kills what is
+// left, which catches a session accepted just as the listeners closed.
+const drainKillInterval = 500 * time.Millisecond
+
+// drain closes the proxy's listeners, which makes each Serve wait for its
+// sessions, and returns once they have all returned: within timeout if the
+// sessions end on their own, else after killing them.
+func (a *app) drain(listeners []net.Listener, proxies *sync.WaitGroup, timeout time.Duration, logger *slog.Logger) {
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	done := make(chan struct{})
+	go func() {
+		proxies.Wait()
+		close(done)
+	}()
+	if _, list := a.registry.List(); len(list) > 0 {
+		logger.Info("stopping: no longer accepting clients; open sessions may go on",
+			"sessions", len(list), "drain_timeout", timeout)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case <-done:
+		return
+	case <-deadline.C:
+	}
+	_, left := a.registry.List()
+	if len(left) > 0 {
+		logger.Warn("drain timeout: killing the sessions left", "sessions", len(left))
+	}
+	tick := time.NewTicker(drainKillInterval)
+	defer tick.Stop()
+	for {
+		for _, s := range left {
+			_ = a.registry.Kill(s.ID)
+		}
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		_, left = a.registry.List()
+	}
 }
 
 // newApp is a Portico with its admin accounts and an empty registry, serving
@@ -280,10 +354,13 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		Static:             assets,
 		Logger:             logger.With("component", "server"),
 	})
+	unstarted := &unstartedConns{conns: map[net.Conn]struct{}{}}
 	hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		// TLS handshake failures and the like, which net/http would print
 		// with the standard logger.
-		ErrorLog: slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn)}
+		ErrorLog:  slog.NewLogLogger(logger.With("component", "http").Handler(), slog.LevelWarn),
+		ConnState: unstarted.track}
+	hs.RegisterOnShutdown(unstarted.closeAll)
 	a.wg.Go(func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.fail(fmt.Errorf("admin interface: %w", err))
@@ -297,9 +374,40 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		// wait for: close them first (1001, going away), then the rest.
 		api.CloseStreams(shutdownCtx)
 		_ = hs.Shutdown(shutdownCtx)
+		if err := shutdownCtx.Err(); err != nil {
+			logger.Warn("admin interface: shutdown timed out; closing the connections left", "err", err)
+		}
 		_ = hs.Close()
 	})
 	return nil
+}
+
+// unstartedConns are the admin connections that have not sent a request
+// yet. http.Server.Shutdown gives those 5 s, since a request may be on its
+// way; but browsers open such connections ahead of need and may never use
+// them, so with a dashboard open every shutdown took that long. Shutdown
+// closes the listeners before it runs closeAll, so none can start after.
+type unstartedConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (u *unstartedConns) track(c net.Conn, state http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if state == http.StateNew {
+		u.conns[c] = struct{}{}
+	} else {
+		delete(u.conns, c)
+	}
+}
+
+func (u *unstartedConns) closeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for c := range u.conns {
+		c.Close()
+	}
 }
 
 // openUsers opens the admin users file, creating MaxScale's default

@@ -80,6 +80,16 @@ func (g *loopGroup) stopLocked() {
 	g.loops = nil
 }
 
+// running reports whether the loops run, or there are none to run.
+func (g *loopGroup) running() bool {
+	if g == nil {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.loops) > 0
+}
+
 // pick returns the loop for a new session, or nil if none runs.
 func (g *loopGroup) pick() *loop {
 	if g == nil {
@@ -128,6 +138,8 @@ type loopConn struct {
 	client bool // the client's connection
 	// events is what epoll watches the fd for now.
 	events uint32
+	// eof is set once the client has shut its side: it is read no more.
+	eof bool
 	// out holds bytes the peer sent that this connection could not take
 	// yet; while it does, the peer is not read (backpressure).
 	out []byte
@@ -269,6 +281,16 @@ func (l *loop) read(c *loopConn) {
 	n, err := syscall.Read(c.fd, l.buf)
 	if n <= 0 {
 		switch {
+		case err == nil && c.client && c.peer.out == nil:
+			// The client has shut its side and may still read what it
+			// asked for: the backend hears the same, answers and hangs
+			// up, which ends the session.
+			if syscall.Shutdown(c.peer.fd, syscall.SHUT_WR) != nil {
+				l.end(c.sess, nil)
+				return
+			}
+			c.eof = true
+			l.watch(c, c.events&^(syscall.EPOLLIN|syscall.EPOLLRDHUP))
 		case err == nil:
 			l.end(c.sess, nil) // EOF
 		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
@@ -314,7 +336,9 @@ func (l *loop) drain(c *loopConn) {
 	l.putOut(c.out)
 	c.out = nil
 	l.watch(c, c.events&^syscall.EPOLLOUT)
-	l.watch(c.peer, c.peer.events|syscall.EPOLLIN)
+	if !c.peer.eof {
+		l.watch(c.peer, c.peer.events|syscall.EPOLLIN)
+	}
 }
 
 // write writes b to c until done or c's socket is full, and returns what

@@ -7,10 +7,11 @@ package proxy
 
 type loopGroup struct{}
 
-func newLoopGroup() *loopGroup  { return nil }
-func (*loopGroup) start() error { return nil }
-func (*loopGroup) stop()        {}
-func (*loopGroup) pick() *loop  { return nil }
+func newLoopGroup() *loopGroup   { return nil }
+func (*loopGroup) start() error  { return nil }
+func (*loopGroup) stop()         {}
+func (*loopGroup) pick() *loop   { return nil }
+func (*loopGroup) running() bool { return true }
 
 type loop struct{}
 

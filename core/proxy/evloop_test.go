@@ -1,3 +1,5 @@
+//go:build linux
+
 package proxy_test
 
 import (
@@ -5,7 +7,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,14 +117,4 @@ func TestIdleSessionHoldsNoBuffers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// openFDs counts this process's open file descriptors.
-func openFDs(tb testing.TB) int {
-	tb.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return len(entries)
 }

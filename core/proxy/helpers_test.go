@@ -217,6 +217,7 @@ func startProxyService(tb testing.TB, cfg proxy.Config, svc core.Service, server
 	p := &testProxy{addr: ln.Addr().String(), reg: reg, cancel: cancel, done: make(chan error, 1)}
 	px := proxy.New(cfg)
 	go func() { p.done <- px.Serve(ctx, ln, topo.Listeners[0]) }()
+	waitFor(tb, 5*time.Second, "the proxy to serve", func() bool { return proxy.Serving(px) })
 	tb.Cleanup(func() {
 		if err := p.stop(); err != nil {
 			tb.Errorf("stop proxy: %v", err)

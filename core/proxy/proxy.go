@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/portico-db/portico/core"
@@ -127,9 +128,15 @@ func New(cfg Config) *Proxy {
 	return p
 }
 
-// Serve accepts clients on ln for the listener's service until ctx is done.
-// It then closes ln and every session it started, and returns once they have
-// all ended.
+// Serve accepts clients on ln for the listener's service until ctx is done
+// or ln is closed. Closing ln is how a caller drains: no client is accepted
+// any more, and Serve returns nil once the sessions it started have ended
+// on their own (or been killed through the registry). ctx being done closes
+// ln and every session at once; Serve then returns once they have ended.
+//
+// Running out of file descriptors or buffers does not stop the listener:
+// like net/http, Serve logs the error and retries after a pause that grows
+// from acceptMinDelay to acceptMaxDelay while the errors last.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) error {
 	svc, err := p.topo.Service(l.Service)
 	if err != nil {
@@ -150,19 +157,61 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return fmt.Errorf("proxy: accept on %s: %w", l.Name, err)
+			if !isResourceError(err) {
+				return fmt.Errorf("proxy: accept on %s: %w", l.Name, err)
+			}
+			delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
+			p.log.Warn("accept failed; retrying", "listener", l.Name, "err", err, "delay", delay)
+			if !sleep(ctx, delay) {
+				return nil
+			}
+			continue
 		}
+		delay = 0
 		wg.Go(func() { p.serveSession(ctx, conn, svc, tlsCfg) })
+	}
+}
+
+// Accept errors that a busy process recovers from are retried after a
+// pause, which gives sessions time to end and free what ran out.
+const (
+	acceptMinDelay = 5 * time.Millisecond
+	acceptMaxDelay = time.Second
+)
+
+// isResourceError reports whether an accept failed for want of file
+// descriptors, memory or buffers, or because a client gave up while
+// queued: conditions that pass, unlike a listener that is broken.
+func isResourceError(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+// sleep waits for d, or less if ctx ends first, in which case it reports
+// false.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

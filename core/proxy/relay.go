@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,14 @@ func (s *session) relay(caps connCaps, shift byte) error {
 		if err == nil {
 			err = pump(s.fromClient, s.toBackend, up.scan, up.flush, &up.edits)
 		}
+		if errors.Is(err, io.EOF) && s.closeBackendWrite() {
+			// The client has shut its side, and may still read what it
+			// asked for: the backend hears the same, answers, and hangs
+			// up, which ends the session. A client that is gone altogether
+			// makes that answer fail just as well.
+			upstream <- nil
+			return
+		}
 		// Either side ending ends the session.
 		if !s.handingOff.Load() {
 			s.closeAll()
@@ -103,6 +113,16 @@ func (s *session) relayClientAuth(shift byte) error {
 			return fmt.Errorf("write auth response: %w", err)
 		}
 	}
+}
+
+// closeBackendWrite passes a client's half-close on to the backend. It
+// reports false if it could not, because the session is closing or the
+// backend connection cannot half-close.
+func (s *session) closeBackendWrite() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc, ok := s.backend.(*net.TCPConn)
+	return ok && !s.closed && tc.CloseWrite() == nil
 }
 
 // pump forwards whatever r has read to w, showing each chunk to sc first,

@@ -23,7 +23,8 @@ fi
 log=$(mktemp)
 # PORTICO_BINARY runs another build (helpers/portico.ts uses it too).
 export PORTICO_BINARY=${PORTICO_BINARY:-$PWD/../../bin/portico}
-"$PORTICO_BINARY" --config portico-e2e.cnf >"$log" 2>&1 &
+# Sessions a spec left open must not hold the stop at the end for a drain.
+"$PORTICO_BINARY" --config portico-e2e.cnf --drain-timeout 0s >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
 

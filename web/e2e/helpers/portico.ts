@@ -190,6 +190,7 @@ export class OwnPortico {
     if (await this.api.ready()) {
       throw new Error(`something already answers on ${this.url}`);
     }
+    // stop() must cut clients off at once, not let them drain.
     const args = this.simulate
       ? [
           'simulate', '--config', this.config, '--admin', `127.0.0.1:${this.adminPort}`,
@@ -197,7 +198,7 @@ export class OwnPortico {
           '--rate', String(this.simulate.rate ?? 0),
           '--seed', String(this.simulate.seed ?? 1),
         ]
-      : ['--config', this.config];
+      : ['--config', this.config, '--drain-timeout', '0s'];
     const proc = spawn(porticoBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.setEncoding('utf8').on('data', (c: string) => (this.log += c));
