@@ -69,6 +69,23 @@ func (s *ServerStates) Set(server string, st ServerState) (prev ServerState, cha
 	return prev, true
 }
 
+// Note records what was seen of a server by someone other than its
+// monitor, such as the proxy failing to connect, unless a monitor watches
+// the server: a monitor's verdict is never overwritten. It returns the state
+// it replaced, whether there was one, and whether anything changed.
+func (s *ServerStates) Note(server string, st ServerState) (prev ServerState, known, changed bool) {
+	st.Monitored = false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, known = s.states[server]
+	if known && (prev.Monitored || prev == st) {
+		return prev, known, false
+	}
+	s.states[server] = st
+	s.version++
+	return prev, known, true
+}
+
 // Get returns server's state; ok is false while nothing is known of it.
 func (s *ServerStates) Get(server string) (st ServerState, ok bool) {
 	s.mu.RLock()

@@ -80,3 +80,27 @@ func TestServerStatesConcurrent(t *testing.T) {
 		t.Errorf("after concurrent writes the store knows nothing (version %d)", s.Version())
 	}
 }
+
+func TestServerStatesNote(t *testing.T) {
+	s := core.NewServerStates()
+	if _, known, changed := s.Note("free", core.ServerState{Up: true}); known || !changed {
+		t.Errorf("first note: known %v changed %v, want a change to an unknown server", known, changed)
+	}
+	if _, _, changed := s.Note("free", core.ServerState{Up: true}); changed {
+		t.Error("the same note again counted as a change")
+	}
+	if prev, known, changed := s.Note("free", core.ServerState{}); !known || !changed || !prev.Up {
+		t.Errorf("going down: prev %+v known %v changed %v", prev, known, changed)
+	}
+	if st, _ := s.Get("free"); st.Monitored {
+		t.Error("a note was stored as a monitor's verdict")
+	}
+	master := core.ServerState{Up: true, Role: core.RoleMaster, Monitored: true}
+	s.Set("watched", master)
+	if _, _, changed := s.Note("watched", core.ServerState{}); changed {
+		t.Error("a note overwrote a monitor's verdict")
+	}
+	if st, _ := s.Get("watched"); st != master {
+		t.Errorf("watched = %+v, want %+v", st, master)
+	}
+}

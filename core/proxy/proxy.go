@@ -22,6 +22,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portico-db/portico/core"
@@ -68,20 +69,31 @@ var _ Registry = (*core.Registry)(nil)
 
 // Config holds a Proxy's dependencies.
 type Config struct {
-	Registry       Registry
-	Topology       *core.Topology
+	Registry Registry
+	Topology *core.Topology
+	// States are the servers' states as monitors found them; the router
+	// skips servers a monitor found down and honours router_options. Nil
+	// is a store of its own, which knows only what the proxy sees.
+	States         *core.ServerStates
 	Logger         *slog.Logger
 	ConnectTimeout time.Duration
-	AuthTimeout    time.Duration
+	// AuthTimeout bounds a session's whole login: finding a server that
+	// greets, then authentication.
+	AuthTimeout time.Duration
 }
 
 // Proxy serves the listeners of one topology.
 type Proxy struct {
 	reg            Registry
 	topo           *core.Topology
+	states         *core.ServerStates
 	log            *slog.Logger
 	connectTimeout time.Duration
 	authTimeout    time.Duration
+	// conns counts the sessions connected to each server, by name, for
+	// routing to the least busy. The map is made once; only the counters
+	// change.
+	conns map[string]*atomic.Int64
 }
 
 // New returns a proxy for cfg.
@@ -89,9 +101,17 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{
 		reg:            cfg.Registry,
 		topo:           cfg.Topology,
+		states:         cfg.States,
 		log:            cfg.Logger,
 		connectTimeout: cfg.ConnectTimeout,
 		authTimeout:    cfg.AuthTimeout,
+		conns:          map[string]*atomic.Int64{},
+	}
+	if p.states == nil {
+		p.states = core.NewServerStates()
+	}
+	for _, srv := range p.topo.Servers {
+		p.conns[srv.Name] = new(atomic.Int64)
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -336,38 +356,26 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 // handshake response, then relays authentication until the backend accepts
 // or refuses. It returns the sequence id an ERR to the client must carry.
 func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error) {
-	backend, server, err := s.p.dial(ctx, svc)
-	if err != nil {
-		return 0, &wireError{errno: mysqlwire.CRConnHostError, sqlState: mysqlwire.SSUnknownSQLState,
-			msg: "Portico could not connect to any server of service '" + svc.Name + "'", err: err}
-	}
-	s.mu.Lock()
-	s.backend = backend
-	closed := s.closed
-	s.mu.Unlock()
-	defer backend.Close()
-	if closed {
-		// closeAll ran while we dialled and could not close backend; a
-		// silent server would otherwise hold the session until the timeout.
-		return 0, errors.New("session closed while connecting")
-	}
 	deadline := time.Now().Add(s.p.authTimeout)
+	b, err := s.connect(ctx, svc, deadline)
+	if err != nil {
+		var refused *refusal
+		if errors.As(err, &refused) {
+			// The server refused us outright (too many connections, host
+			// blocked): its own words are the most useful answer.
+			_ = s.client.SetWriteDeadline(time.Now().Add(errWriteTimeout))
+			_ = s.writeClient(refused.seq, refused.payload)
+		}
+		return 0, err
+	}
+	backend, server, seq, greeting := b.conn, b.server, b.seq, b.greeting
+	defer s.p.conns[server].Add(-1)
+	defer backend.Close()
 	_ = backend.SetDeadline(deadline)
 	_ = s.client.SetDeadline(deadline)
 
 	fromBackend := bufio.NewReaderSize(&ioCounter{r: backend, h: s.h}, relayBuffer)
 	s.server = server
-	seq, greeting, err := mysqlwire.ReadPacket(fromBackend, handshakeLimit)
-	if err != nil {
-		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
-			msg: "Lost connection to server '" + server + "' during handshake", err: err}
-	}
-	if len(greeting) > 0 && greeting[0] == mysqlwire.ErrHeader {
-		// The server refused us outright (too many connections, host
-		// blocked): its own words are the most useful answer.
-		_ = s.writeClient(seq, greeting)
-		return 0, fmt.Errorf("server %s refused the connection", server)
-	}
 	rewritten, threadID, err := mysqlwire.RewriteGreeting(greeting, uint32(s.h.ID()), clearedCaps)
 	if err != nil {
 		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
@@ -458,24 +466,6 @@ func (s *session) relayAuth(fromBackend *bufio.Reader) error {
 			return fmt.Errorf("authentication refused: %d %s", e.Code, e.Message)
 		}
 	}
-}
-
-func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, error) {
-	d := net.Dialer{Timeout: p.connectTimeout}
-	var errs []error
-	for _, name := range svc.Servers {
-		srv, err := p.topo.Server(name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
-		if err == nil {
-			return conn, name, nil
-		}
-		errs = append(errs, fmt.Errorf("server %s: %w", name, err))
-	}
-	return nil, "", errors.Join(errs...)
 }
 
 func isClosed(err error) bool {
