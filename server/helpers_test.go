@@ -99,8 +99,11 @@ func testTopology() *core.Topology {
 const pagesBody = "dashboard"
 
 type fixture struct {
-	clock    *clock
-	reg      *core.Registry
+	clock *clock
+	reg   *core.Registry
+	// states has server1 as a monitor's master and knows nothing of
+	// server2.
+	states   *core.ServerStates
 	users    *users.Store
 	api      *server.Server
 	srv      *httptest.Server
@@ -151,6 +154,8 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		topo = testTopology()
 	}
 	store := newUsers(t)
+	states := core.NewServerStates()
+	states.Set("server1", core.ServerState{Up: true, Role: core.RoleMaster, Monitored: true})
 	assets, err := static.New(fstest.MapFS{
 		"portico.css": {Data: []byte("body{}")},
 	})
@@ -158,11 +163,12 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	api := server.New(server.Config{
-		Sessions:    reg,
-		Topology:    topo,
-		Users:       store,
-		TokenMaxAge: opts.tokenMaxAge,
-		InsecureGUI: !opts.secureGUI,
+		Sessions:     reg,
+		Topology:     topo,
+		ServerStates: states,
+		Users:        store,
+		TokenMaxAge:  opts.tokenMaxAge,
+		InsecureGUI:  !opts.secureGUI,
 		Pages: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The dashboard's pages: the home page, /services and
 			// /sessions/ID.
@@ -187,7 +193,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	f := &fixture{clock: clk, reg: reg, users: store, api: api, srv: srv, wsClient: srv.Client()}
+	f := &fixture{clock: clk, reg: reg, states: states, users: store, api: api, srv: srv, wsClient: srv.Client()}
 	if opts.tinyBuffers {
 		f.wsClient = &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
