@@ -99,15 +99,15 @@ func testTopology() *core.Topology {
 const pagesBody = "dashboard"
 
 type fixture struct {
-	clock *clock
-	reg   *core.Registry
-	// states has server1 as a monitor's master and knows nothing of
-	// server2.
-	states   *core.ServerStates
+	clock    *clock
+	reg      *core.Registry
 	users    *users.Store
 	api      *server.Server
 	srv      *httptest.Server
 	wsClient *http.Client // dials the stream
+	// states has server1 as a monitor's master and knows nothing of
+	// server2.
+	states *core.ServerStates
 }
 
 type fixtureOpts struct {
@@ -163,12 +163,11 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	api := server.New(server.Config{
-		Sessions:     reg,
-		Topology:     topo,
-		ServerStates: states,
-		Users:        store,
-		TokenMaxAge:  opts.tokenMaxAge,
-		InsecureGUI:  !opts.secureGUI,
+		Sessions:    reg,
+		Topology:    topo,
+		Users:       store,
+		TokenMaxAge: opts.tokenMaxAge,
+		InsecureGUI: !opts.secureGUI,
 		Pages: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The dashboard's pages: the home page, /services and
 			// /sessions/ID.
@@ -181,6 +180,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		Static:         assets,
 		Logger:         slog.New(slog.DiscardHandler),
 		StreamInterval: opts.interval,
+		ServerStates:   states,
 		Stream:         opts.stream,
 	})
 	srv := httptest.NewUnstartedServer(api.Handler())

@@ -27,6 +27,7 @@ import (
 
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/core/config"
+	"github.com/portico-db/portico/core/monitor"
 	"github.com/portico-db/portico/core/proxy"
 	"github.com/portico-db/portico/server"
 	"github.com/portico-db/portico/server/users"
@@ -148,6 +149,9 @@ type app struct {
 	defaultLogin bool
 	// listenerAddrs are the bound addresses, by listener name.
 	listenerAddrs map[string]net.Addr
+	// states are the servers' states, written by the monitors and the
+	// proxy, read by the router and the admin API.
+	states *core.ServerStates
 
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -194,7 +198,15 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 		closeAll()
 		return nil, err
 	}
-	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, Logger: logger.With("component", "proxy")})
+	// Monitors run until ctx ends, like the listeners, so wait covers them.
+	for _, m := range cfg.Topology.Monitors {
+		a.wg.Go(func() {
+			monitor.Run(ctx, monitor.Config{Monitor: m, Topology: &cfg.Topology, States: a.states,
+				Logger: logger.With("component", "monitor")})
+		})
+	}
+	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, States: a.states,
+		Logger: logger.With("component", "proxy")})
 	for i, l := range cfg.Topology.Listeners {
 		a.wg.Go(func() {
 			if err := px.Serve(ctx, listeners[i], l); err != nil {
@@ -208,7 +220,7 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*app, 
 // newApp is a Portico with its admin accounts and an empty registry, serving
 // nothing yet.
 func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, registry: core.NewRegistry(nil), listenerAddrs: map[string]net.Addr{}}
+	a := &app{cfg: cfg, registry: core.NewRegistry(nil), states: core.NewServerStates(), listenerAddrs: map[string]net.Addr{}}
 	if err := a.openUsers(logger); err != nil {
 		return nil, err
 	}
@@ -266,6 +278,7 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		InsecureGUI: !a.cfg.AdminSecureGUI,
 		// admin_metrics_auth=false lets Prometheus scrape without an account.
 		MetricsWithoutAuth: !a.cfg.AdminMetricsAuth,
+		ServerStates:       a.states,
 		Pages:              pages,
 		Login:              pages,
 		Static:             assets,
