@@ -30,7 +30,9 @@ import (
 )
 
 // Defaults bound how long a session may sit in the handshake, so a stalled
-// backend or a silent client cannot hold a session open forever.
+// backend or a silent client cannot hold a session open forever. The
+// connect timeout bounds each server tried, from connecting to its
+// greeting; the auth timeout bounds the whole login, every try included.
 const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultAuthTimeout    = 10 * time.Second
@@ -69,17 +71,15 @@ var _ Registry = (*core.Registry)(nil)
 
 // Config holds a Proxy's dependencies.
 type Config struct {
-	Registry Registry
-	Topology *core.Topology
+	Registry       Registry
+	Topology       *core.Topology
+	Logger         *slog.Logger
+	ConnectTimeout time.Duration
+	AuthTimeout    time.Duration
 	// States are the servers' states as monitors found them; the router
 	// skips servers a monitor found down and honours router_options. Nil
 	// is a store of its own, which knows only what the proxy sees.
-	States         *core.ServerStates
-	Logger         *slog.Logger
-	ConnectTimeout time.Duration
-	// AuthTimeout bounds a session's whole login: finding a server that
-	// greets, then authentication.
-	AuthTimeout time.Duration
+	States *core.ServerStates
 }
 
 // Proxy serves the listeners of one topology.
