@@ -3,6 +3,7 @@ package core
 import (
 	"maps"
 	"sync"
+	"time"
 )
 
 // Role is what a monitor found a server to be in its replication topology.
@@ -47,6 +48,8 @@ type ServerStates struct {
 	mu      sync.RWMutex
 	states  map[string]ServerState
 	version uint64
+	// changed is when version last moved, for HTTP's Last-Modified.
+	changed time.Time
 }
 
 // NewServerStates returns a store that knows no server's state yet.
@@ -66,6 +69,7 @@ func (s *ServerStates) Set(server string, st ServerState) (prev ServerState, cha
 	}
 	s.states[server] = st
 	s.version++
+	s.changed = time.Now()
 	return prev, true
 }
 
@@ -83,6 +87,7 @@ func (s *ServerStates) Note(server string, st ServerState) (prev ServerState, kn
 	}
 	s.states[server] = st
 	s.version++
+	s.changed = time.Now()
 	return prev, known, true
 }
 
@@ -108,4 +113,12 @@ func (s *ServerStates) Version() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.version
+}
+
+// LastChange returns the version and when it was reached; the time is zero
+// while nothing is known.
+func (s *ServerStates) LastChange() (uint64, time.Time) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version, s.changed
 }

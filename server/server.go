@@ -39,6 +39,7 @@ var _ Sessions = (*core.Registry)(nil)
 // monitors and the proxy keep.
 type ServerStates interface {
 	Get(server string) (core.ServerState, bool)
+	LastChange() (uint64, time.Time)
 }
 
 var _ ServerStates = (*core.ServerStates)(nil)

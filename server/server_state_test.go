@@ -96,3 +96,23 @@ func TestMetricsServerUp(t *testing.T) {
 		})
 	}
 }
+
+// TestServerLastModified: a server resource changes with its state too, so
+// a client that asks whether it changed since the sessions last did is not
+// told it has not after a monitor published a state.
+func TestServerLastModified(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.openSeed(t)
+	sessionsChanged := f.get(t, "", "/v1/sessions", admin).header.Get("Last-Modified")
+	if sessionsChanged == "" {
+		t.Fatal("sessions have no Last-Modified")
+	}
+	f.states.Set("server1", core.ServerState{Monitored: true})
+	res := f.get(t, "", "/v1/servers/server1", headers("If-Modified-Since", sessionsChanged))
+	if res.status != http.StatusOK {
+		t.Errorf("status %d after the state changed, want 200 with the new state", res.status)
+	}
+	if !strings.Contains(string(res.body), `"state": "Down"`) {
+		t.Errorf("body lacks the new state:\n%s", res.body)
+	}
+}

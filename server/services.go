@@ -301,7 +301,13 @@ func (s *Server) getServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := newLinker(r)
+	// The resource changes with its sessions and with its state.
 	_, changed := s.sessions.LastChange()
+	if s.states != nil {
+		if _, st := s.states.LastChange(); st.After(changed) {
+			changed = st
+		}
+	}
 	s.serveItem(w, r, "servers", l.item("servers", srv.Name), s.serverResource(l, srv, s.backendConnections()[srv.Name]), changed)
 }
 
