@@ -82,7 +82,7 @@ func (s *session) connect(ctx context.Context, svc core.Service, deadline time.T
 			// Killed while this server was tried: its failure is ours.
 			return greeted{}, errSessionClosed
 		}
-		s.log.Warn("server failed; trying the next", "server", name, "err", err)
+		s.log.Warn("server failed; moving on to the next, if any", "server", name, "err", err)
 		if reached {
 			answer = err
 		} else {
