@@ -1,5 +1,7 @@
 package core
 
+import "time"
+
 // Server is a backend database server as configured.
 type Server struct {
 	Name    string
@@ -23,6 +25,10 @@ type Service struct {
 	Name    string
 	Router  string
 	Servers []string
+	// RouterOptions are the server roles readconnroute may route to:
+	// "master", "slave", "synced" or "running" (MaxScale's router_options).
+	// A server qualifies if it has any of them; empty means running.
+	RouterOptions []string
 	// User and Password are the service credentials MaxScale uses for its own
 	// side connections to the servers (for example to KILL a backend thread).
 	User     string
@@ -30,6 +36,24 @@ type Service struct {
 	// RetainLastStatements is how many statements each session keeps for
 	// the API (MaxScale's retain_last_statements); 0 keeps none.
 	RetainLastStatements int
+}
+
+// Monitor watches the health and replication role of a set of servers, as
+// a MaxScale mariadbmon monitor section does.
+type Monitor struct {
+	Name    string
+	Module  string
+	Servers []string
+	// User and Password log the monitor in to each server.
+	User     string
+	Password string
+	// Interval is the time between two checks of a server
+	// (monitor_interval).
+	Interval time.Duration
+	// ConnectTimeout bounds each check, from connecting to the last reply
+	// (backend_connect_timeout): a server that cannot answer within it is
+	// as good as down to clients.
+	ConnectTimeout time.Duration
 }
 
 // Listener accepts client connections for a service.
@@ -52,6 +76,7 @@ type Topology struct {
 	Servers   []Server
 	Services  []Service
 	Listeners []Listener
+	Monitors  []Monitor
 }
 
 // Service returns the named service.

@@ -105,6 +105,9 @@ type fixture struct {
 	api      *server.Server
 	srv      *httptest.Server
 	wsClient *http.Client // dials the stream
+	// states has server1 as a monitor's master and knows nothing of
+	// server2.
+	states *core.ServerStates
 }
 
 type fixtureOpts struct {
@@ -151,6 +154,8 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		topo = testTopology()
 	}
 	store := newUsers(t)
+	states := core.NewServerStates()
+	states.Set("server1", core.ServerState{Up: true, Role: core.RoleMaster, Monitored: true})
 	assets, err := static.New(fstest.MapFS{
 		"portico.css": {Data: []byte("body{}")},
 	})
@@ -175,6 +180,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		Static:         assets,
 		Logger:         slog.New(slog.DiscardHandler),
 		StreamInterval: opts.interval,
+		ServerStates:   states,
 		Stream:         opts.stream,
 	})
 	srv := httptest.NewUnstartedServer(api.Handler())
@@ -187,7 +193,7 @@ func newFixture(t *testing.T, opts fixtureOpts) *fixture {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	f := &fixture{clock: clk, reg: reg, users: store, api: api, srv: srv, wsClient: srv.Client()}
+	f := &fixture{clock: clk, reg: reg, states: states, users: store, api: api, srv: srv, wsClient: srv.Client()}
 	if opts.tinyBuffers {
 		f.wsClient = &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

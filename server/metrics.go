@@ -172,12 +172,50 @@ func (h *hub) metrics() streamMetrics {
 	}
 }
 
+// serverCollector reports whether each server is up, as its monitor or,
+// for a server no monitor watches, the proxy last found it.
+type serverCollector struct {
+	topology *core.Topology
+	states   ServerStates
+	upDesc   *prometheus.Desc
+}
+
+func newServerCollector(topology *core.Topology, states ServerStates) *serverCollector {
+	return &serverCollector{
+		topology: topology,
+		states:   states,
+		upDesc: prometheus.NewDesc("portico_server_up",
+			"1 if the backend server is up, 0 if it is down, as its monitor (or, without one, the proxy) last found it. A server of unknown state has no series.",
+			[]string{"server"}, nil),
+	}
+}
+
+func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.upDesc }
+
+func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.states == nil || c.topology == nil {
+		return
+	}
+	for _, srv := range c.topology.Servers {
+		st, ok := c.states.Get(srv.Name)
+		if !ok {
+			continue
+		}
+		up := 0.0
+		if st.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.upDesc, prometheus.GaugeValue, up, srv.Name)
+	}
+}
+
 // newMetricsHandler serves a private registry, not Prometheus's global one,
 // so that two servers in one process (as in the tests) do not collide.
-func newMetricsHandler(stats serviceStats, topology *core.Topology, streams *hub) http.Handler {
+func newMetricsHandler(stats serviceStats, topology *core.Topology, streams *hub, servers *serverCollector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newSessionCollector(stats, topology, streams),
+		servers,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -36,10 +36,22 @@ type Sessions interface {
 
 var _ Sessions = (*core.Registry)(nil)
 
+// ServerStates is what the API needs from the store of server states that
+// monitors and the proxy keep.
+type ServerStates interface {
+	Get(server string) (core.ServerState, bool)
+	LastChange() (uint64, time.Time)
+}
+
+var _ ServerStates = (*core.ServerStates)(nil)
+
 // Config holds the server's dependencies.
 type Config struct {
 	Sessions Sessions
 	Topology *core.Topology
+	// ServerStates gives the servers resource its attributes.state and
+	// /metrics its portico_server_up; nil knows no server's state.
+	ServerStates ServerStates
 	// Users are the admin accounts.
 	Users Users
 	// TokenKey signs the admin tokens. Kept across restarts, it keeps
@@ -76,6 +88,7 @@ type Config struct {
 type Server struct {
 	sessions Sessions
 	topology *core.Topology
+	states   ServerStates
 	auth     *authenticator
 	pages    http.Handler
 	login    LoginPage
@@ -103,6 +116,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		sessions: cfg.Sessions,
 		topology: cfg.Topology,
+		states:   cfg.ServerStates,
 		auth:     newAuthenticator(cfg),
 		pages:    cfg.Pages,
 		login:    cfg.Login,
@@ -113,7 +127,7 @@ func New(cfg Config) *Server {
 		interval: interval,
 	}
 	s.streams = newHub(cfg.Sessions, s.epoch, cfg.Stream, logger)
-	s.metrics = newMetricsHandler(cfg.Sessions, cfg.Topology, s.streams)
+	s.metrics = newMetricsHandler(cfg.Sessions, cfg.Topology, s.streams, newServerCollector(cfg.Topology, cfg.ServerStates))
 	s.metricsAuth = !cfg.MetricsWithoutAuth
 	return s
 }

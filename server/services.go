@@ -64,6 +64,9 @@ type serverResource struct {
 
 type serverAttributes struct {
 	Parameters serverParameters `json:"parameters"`
+	// State is spelled as MaxScale does: "Master, Running", "Slave,
+	// Running", "Running" or "Down".
+	State      string           `json:"state"`
 	Statistics serverStatistics `json:"statistics"`
 }
 
@@ -157,6 +160,7 @@ func (s *Server) serverResource(l linker, srv core.Server, conns int) serverReso
 		Type: "servers",
 		Attributes: serverAttributes{
 			Parameters: serverParameters{Address: srv.Address, Port: srv.Port},
+			State:      s.serverState(srv.Name),
 			Statistics: serverStatistics{Connections: conns},
 		},
 		Relationships: map[string]typedRelationship{
@@ -179,6 +183,18 @@ func listenerResourceOf(l linker, ls core.Listener) listenerResource {
 		},
 		Links: links{Self: l.item("listeners", ls.Name)},
 	}
+}
+
+// serverState is what is known of a server's state. A server nothing has
+// reported on yet, one that no monitor watches and that no session has
+// used, is Down, as MaxScale shows a server without a monitor: nothing
+// says it is running.
+func (s *Server) serverState(name string) string {
+	if s.states == nil {
+		return core.ServerState{}.String()
+	}
+	st, _ := s.states.Get(name)
+	return st.String()
 }
 
 // backendConnections counts live sessions by the server they are connected to.
@@ -285,7 +301,13 @@ func (s *Server) getServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := newLinker(r)
+	// The resource changes with its sessions and with its state.
 	_, changed := s.sessions.LastChange()
+	if s.states != nil {
+		if _, st := s.states.LastChange(); st.After(changed) {
+			changed = st
+		}
+	}
 	s.serveItem(w, r, "servers", l.item("servers", srv.Name), s.serverResource(l, srv, s.backendConnections()[srv.Name]), changed)
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/portico-db/portico/core"
 	"github.com/portico-db/portico/core/config"
+	"github.com/portico-db/portico/core/monitor"
 	"github.com/portico-db/portico/core/proxy"
 	"github.com/portico-db/portico/server"
 	"github.com/portico-db/portico/server/users"
@@ -155,6 +156,9 @@ type app struct {
 	defaultLogin bool
 	// listenerAddrs are the bound addresses, by listener name.
 	listenerAddrs map[string]net.Addr
+	// states are the servers' states, written by the monitors and the
+	// proxy, read by the router and the admin API.
+	states *core.ServerStates
 
 	wg   sync.WaitGroup
 	mu   sync.Mutex
@@ -222,7 +226,16 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 		closeAll()
 		return nil, err
 	}
-	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, Logger: logger.With("component", "proxy"),
+	// Monitors run as long as the proxy, through a drain too, so wait
+	// covers them.
+	for _, m := range cfg.Topology.Monitors {
+		a.wg.Go(func() {
+			monitor.Run(life, monitor.Config{Monitor: m, Topology: &cfg.Topology, States: a.states,
+				Logger: logger.With("component", "monitor")})
+		})
+	}
+	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, States: a.states,
+		Logger: logger.With("component", "proxy"),
 		// PORTICO_RELAY=goroutines relays on goroutines instead of event
 		// loops, for bench:proxy to compare the two in one run.
 		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines"})
@@ -291,7 +304,7 @@ func (a *app) drain(listeners []net.Listener, proxies *sync.WaitGroup, timeout t
 // newApp is a Portico with its admin accounts and an empty registry, serving
 // nothing yet.
 func newApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, registry: core.NewRegistry(nil), listenerAddrs: map[string]net.Addr{}}
+	a := &app{cfg: cfg, registry: core.NewRegistry(nil), states: core.NewServerStates(), listenerAddrs: map[string]net.Addr{}}
 	if err := a.openUsers(logger); err != nil {
 		return nil, err
 	}
@@ -349,6 +362,7 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 		InsecureGUI: !a.cfg.AdminSecureGUI,
 		// admin_metrics_auth=false lets Prometheus scrape without an account.
 		MetricsWithoutAuth: !a.cfg.AdminMetricsAuth,
+		ServerStates:       a.states,
 		Pages:              pages,
 		Login:              pages,
 		Static:             assets,

@@ -29,6 +29,10 @@ const (
 	// so that development runs need no privileges.
 	DefaultDataDir        = "/var/lib/portico"
 	DefaultAdminJWTMaxAge = 24 * time.Hour
+	// DefaultMonitorInterval and DefaultMonitorConnectTimeout are
+	// mariadbmon's monitor_interval and backend_connect_timeout.
+	DefaultMonitorInterval       = 2 * time.Second
+	DefaultMonitorConnectTimeout = 3 * time.Second
 )
 
 // Config is a loaded configuration.
@@ -166,9 +170,15 @@ var known = map[string]map[string]bool{
 		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
 	"server": {"type": true, "address": true, "port": true, "ssl": true, "ssl_ca": true, "ssl_cert": true, "ssl_key": true,
 		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
-	"service":  {"type": true, "router": true, "servers": true, "targets": true, "user": true, "password": true, "retain_last_statements": true},
+	"service": {"type": true, "router": true, "router_options": true, "servers": true, "targets": true, "user": true, "password": true,
+		"retain_last_statements": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true},
+	"monitor": {"type": true, "module": true, "servers": true, "user": true, "password": true,
+		"monitor_interval": true, "backend_connect_timeout": true},
 }
+
+// routerOptions are the server roles readconnroute's router_options accepts.
+var routerOptions = map[string]bool{"master": true, "slave": true, "synced": true, "running": true}
 
 func build(name string, sections []*section) (*Config, error) {
 	cfg := &Config{AdminHost: DefaultAdminHost, AdminPort: DefaultAdminPort, DataDir: DefaultDataDir,
@@ -209,6 +219,7 @@ func build(name string, sections []*section) (*Config, error) {
 	retain := 0
 	var services []*section
 	var listeners []*section
+	var monitors []*section
 	servers := map[string]bool{}
 	for _, s := range sections {
 		typ := "maxscale"
@@ -219,10 +230,18 @@ func build(name string, sections []*section) (*Config, error) {
 			}
 			typ = t.v
 		}
+		if typ == "monitor" {
+			// Only mariadbmon is understood; another module's parameters
+			// would be warned about one by one, which says less than this.
+			if m, ok := s.get("module"); ok && m.v != "mariadbmon" {
+				warn(m.line, "[%s]: module=%s is not supported yet and the monitor is ignored; only mariadbmon is", s.name, m.v)
+				continue
+			}
+		}
 		kn, ok := known[typ]
 		if !ok {
 			switch typ {
-			case "monitor", "filter":
+			case "filter":
 				warn(s.line, "[%s]: type=%s is not supported yet and is ignored", s.name, typ)
 				continue
 			}
@@ -269,7 +288,12 @@ func build(name string, sections []*section) (*Config, error) {
 			services = append(services, s)
 		case "listener":
 			listeners = append(listeners, s)
+		case "monitor":
+			monitors = append(monitors, s)
 		}
+	}
+	if err := buildMonitors(cfg, monitors, servers, errAt); err != nil {
+		return nil, err
 	}
 	svcNames := map[string]bool{}
 	for _, s := range services {
@@ -293,6 +317,9 @@ func build(name string, sections []*section) (*Config, error) {
 		svc := core.Service{Name: s.name, Router: router.v, User: s.keys["user"].v, Password: s.keys["password"].v}
 		var err error
 		if svc.RetainLastStatements, err = count(s, "retain_last_statements", retain); err != nil {
+			return nil, err
+		}
+		if svc.RouterOptions, err = parseRouterOptions(s, errAt, warn); err != nil {
 			return nil, err
 		}
 		for _, n := range strings.Split(list.v, ",") {
@@ -337,6 +364,94 @@ func build(name string, sections []*section) (*Config, error) {
 		return nil, &Error{File: name, Msg: "no listener is defined, so Portico would accept no clients"}
 	}
 	return cfg, nil
+}
+
+// parseRouterOptions reads a service's router_options: server roles, of
+// which a server must have one to be routed to.
+func parseRouterOptions(s *section, errAt func(int, string, ...any) error, warn func(int, string, ...any)) ([]string, error) {
+	v, ok := s.get("router_options")
+	if !ok {
+		return nil, nil
+	}
+	var opts []string
+	for _, o := range strings.Split(v.v, ",") {
+		o = strings.ToLower(strings.TrimSpace(o))
+		if o == "" {
+			continue
+		}
+		if !routerOptions[o] {
+			return nil, errAt(v.line, "[%s]: router_options=%s: unknown server role %q (want master, slave, synced or running)", s.name, v.v, o)
+		}
+		if o == "synced" {
+			warn(v.line, "[%s]: router_options=synced needs a Galera monitor, which Portico does not have: "+
+				"only servers that no monitor watches can be routed to", s.name)
+		}
+		opts = append(opts, o)
+	}
+	if len(opts) == 0 {
+		return nil, errAt(v.line, "[%s]: router_options is empty; omit it for the default, running", s.name)
+	}
+	return opts, nil
+}
+
+// buildMonitors reads the mariadbmon monitor sections. A server may belong
+// to one monitor only, as in MaxScale: two would fight over its state.
+func buildMonitors(cfg *Config, monitors []*section, servers map[string]bool, errAt func(int, string, ...any) error) error {
+	owner := map[string]string{}
+	for _, s := range monitors {
+		if _, ok := s.get("module"); !ok {
+			return errAt(s.line, "[%s] needs module (Portico supports mariadbmon)", s.name)
+		}
+		list, ok := s.get("servers")
+		if !ok {
+			return errAt(s.line, "[%s] needs servers", s.name)
+		}
+		user, ok := s.get("user")
+		if !ok || user.v == "" {
+			return errAt(s.line, "[%s] needs user (and password): the monitor logs in to each server", s.name)
+		}
+		m := core.Monitor{Name: s.name, Module: "mariadbmon", User: user.v, Password: s.keys["password"].v,
+			Interval: DefaultMonitorInterval, ConnectTimeout: DefaultMonitorConnectTimeout}
+		for _, n := range strings.Split(list.v, ",") {
+			n = strings.TrimSpace(n)
+			if n == "" {
+				continue
+			}
+			if !servers[n] {
+				return errAt(list.line, "[%s] refers to server %q, which is not defined", s.name, n)
+			}
+			if o, ok := owner[n]; ok {
+				return errAt(list.line, "[%s]: server %q is already monitored by [%s]", s.name, n, o)
+			}
+			owner[n] = s.name
+			m.Servers = append(m.Servers, n)
+		}
+		if len(m.Servers) == 0 {
+			return errAt(list.line, "[%s] lists no servers", s.name)
+		}
+		// MaxScale reads a bare monitor_interval as milliseconds but a bare
+		// backend_connect_timeout as seconds.
+		for _, d := range []struct {
+			key  string
+			bare time.Duration
+			dst  *time.Duration
+		}{{"monitor_interval", time.Millisecond, &m.Interval}, {"backend_connect_timeout", time.Second, &m.ConnectTimeout}} {
+			v, ok := s.get(d.key)
+			if !ok {
+				continue
+			}
+			n, _, err := parseDurationBare(v.v, d.bare)
+			if err != nil {
+				return errAt(v.line, "%s=%q: %v", d.key, v.v, err)
+			}
+			if n <= 0 {
+				return errAt(v.line, "%s=%q: must be more than zero", d.key, v.v)
+			}
+			*d.dst = n
+		}
+		cfg.Topology.Monitors = append(cfg.Topology.Monitors, m)
+	}
+	return nil
 }
 
 // buildAdmin reads the [maxscale] parameters of the admin interface other
@@ -462,13 +577,19 @@ func parseBool(s string) (bool, error) {
 // units h, m, s or ms, or a bare integer, which MaxScale reads as seconds
 // for compatibility (unitless reports that case).
 func parseDuration(s string) (d time.Duration, unitless bool, err error) {
+	return parseDurationBare(s, time.Second)
+}
+
+// parseDurationBare is parseDuration with bare integers read in units of
+// bare.
+func parseDurationBare(s string, bare time.Duration) (d time.Duration, unitless bool, err error) {
 	digits := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
 	unit := s[len(digits):]
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n < 0 || digits[0] == '+' {
 		return 0, false, fmt.Errorf("not a duration (use a whole number with h, m, s or ms, e.g. 24h)")
 	}
-	units := map[string]time.Duration{"": time.Second, "h": time.Hour, "m": time.Minute, "s": time.Second, "ms": time.Millisecond}
+	units := map[string]time.Duration{"": bare, "h": time.Hour, "m": time.Minute, "s": time.Second, "ms": time.Millisecond}
 	u, ok := units[unit]
 	if !ok {
 		return 0, false, fmt.Errorf("unknown duration unit %q (use h, m, s or ms)", unit)

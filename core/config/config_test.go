@@ -40,6 +40,14 @@ port=4008
 [MariaDB-Monitor]
 type=monitor
 module=mariadbmon
+servers=db1,db2
+user=monuser
+password=monpwd
+
+[Galera-Monitor]
+type=monitor
+module=galeramon
+servers=db1
 `
 
 func TestParseGood(t *testing.T) {
@@ -55,12 +63,14 @@ func TestParseGood(t *testing.T) {
 		Services: []core.Service{{Name: "Read-Connection-Router", Router: "readconnroute",
 			Servers: []string{"db1", "db2"}, User: "maxuser", Password: "maxpwd"}},
 		Listeners: []core.Listener{{Name: "Read-Connection-Listener", Service: "Read-Connection-Router", Address: "127.0.0.1", Port: 4008}},
+		Monitors: []core.Monitor{{Name: "MariaDB-Monitor", Module: "mariadbmon", Servers: []string{"db1", "db2"}, User: "monuser", Password: "monpwd",
+			Interval: config.DefaultMonitorInterval, ConnectTimeout: config.DefaultMonitorConnectTimeout}},
 	}
 	if got := cfg.Topology; !equalTopology(got, want) {
 		t.Errorf("topology = %+v\nwant %+v", got, want)
 	}
 	joined := strings.Join(cfg.Warnings, "\n")
-	for _, w := range []string{`maxscale.cnf:5: [maxscale]: parameter "threads"`, "maxscale.cnf:29: [MariaDB-Monitor]: type=monitor"} {
+	for _, w := range []string{`maxscale.cnf:5: [maxscale]: parameter "threads"`, "maxscale.cnf:38: [Galera-Monitor]: module=galeramon is not supported yet"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
@@ -68,8 +78,16 @@ func TestParseGood(t *testing.T) {
 }
 
 func equalTopology(a, b core.Topology) bool {
-	if len(a.Servers) != len(b.Servers) || len(a.Services) != len(b.Services) || len(a.Listeners) != len(b.Listeners) {
+	if len(a.Servers) != len(b.Servers) || len(a.Services) != len(b.Services) || len(a.Listeners) != len(b.Listeners) ||
+		len(a.Monitors) != len(b.Monitors) {
 		return false
+	}
+	for i := range a.Monitors {
+		x, y := a.Monitors[i], b.Monitors[i]
+		if x.Name != y.Name || x.Module != y.Module || x.User != y.User || x.Password != y.Password ||
+			x.Interval != y.Interval || x.ConnectTimeout != y.ConnectTimeout || strings.Join(x.Servers, ",") != strings.Join(y.Servers, ",") {
+			return false
+		}
 	}
 	for i := range a.Servers {
 		if a.Servers[i] != b.Servers[i] {
@@ -78,7 +96,8 @@ func equalTopology(a, b core.Topology) bool {
 	}
 	for i := range a.Services {
 		x, y := a.Services[i], b.Services[i]
-		if x.Name != y.Name || x.Router != y.Router || x.User != y.User || x.Password != y.Password || strings.Join(x.Servers, ",") != strings.Join(y.Servers, ",") {
+		if x.Name != y.Name || x.Router != y.Router || x.User != y.User || x.Password != y.Password || strings.Join(x.Servers, ",") != strings.Join(y.Servers, ",") ||
+			strings.Join(x.RouterOptions, ",") != strings.Join(y.RouterOptions, ",") {
 			return false
 		}
 	}

@@ -33,7 +33,9 @@ import (
 )
 
 // Defaults bound how long a session may sit in the handshake, so a stalled
-// backend or a silent client cannot hold a session open forever.
+// backend or a silent client cannot hold a session open forever. The
+// connect timeout bounds each server tried, from connecting to its
+// greeting; the auth timeout bounds the whole login, every try included.
 const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultAuthTimeout    = 10 * time.Second
@@ -85,12 +87,17 @@ type Config struct {
 	// TLS is what LoadTLS loaded for Topology; nil if no listener or
 	// server has ssl.
 	TLS *TLS
+	// States are the servers' states as monitors found them; the router
+	// skips servers a monitor found down and honours router_options. Nil
+	// is a store of its own, which knows only what the proxy sees.
+	States *core.ServerStates
 }
 
 // Proxy serves the listeners of one topology.
 type Proxy struct {
 	reg            Registry
 	topo           *core.Topology
+	states         *core.ServerStates
 	log            *slog.Logger
 	connectTimeout time.Duration
 	authTimeout    time.Duration
@@ -99,6 +106,10 @@ type Proxy struct {
 	// readers are the buffered readers of sessions' handshakes, and of
 	// the relay where no event loop serves it.
 	readers sync.Pool
+	// conns counts the sessions connected to each server, by name, for
+	// routing to the least busy. The map is made once; only the counters
+	// change.
+	conns map[string]*atomic.Int64
 }
 
 // New returns a proxy for cfg.
@@ -106,9 +117,17 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{
 		reg:            cfg.Registry,
 		topo:           cfg.Topology,
+		states:         cfg.States,
 		log:            cfg.Logger,
 		connectTimeout: cfg.ConnectTimeout,
 		authTimeout:    cfg.AuthTimeout,
+		conns:          map[string]*atomic.Int64{},
+	}
+	if p.states == nil {
+		p.states = core.NewServerStates()
+	}
+	for _, srv := range p.topo.Servers {
+		p.conns[srv.Name] = new(atomic.Int64)
 	}
 	if !cfg.NoEventLoop {
 		p.loops = newLoopGroup()
@@ -465,40 +484,29 @@ func (s *session) run(ctx context.Context, svc core.Service) error {
 // backend's if the server has ssl. It returns the sequence id an ERR to the
 // client must carry.
 func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error) {
-	backend, server, serverTLS, err := s.p.dial(ctx, svc)
-	if err != nil {
-		return 0, &wireError{errno: mysqlwire.CRConnHostError, sqlState: mysqlwire.SSUnknownSQLState,
-			msg: "Portico could not connect to any server of service '" + svc.Name + "'", err: err}
-	}
-	s.mu.Lock()
-	s.backend = backend
-	closed := s.closed
-	s.mu.Unlock()
-	s.toBackend = backend
-	defer backend.Close()
-	if closed {
-		// closeAll ran while we dialled and could not close backend; a
-		// silent server would otherwise hold the session until the timeout.
-		return 0, errors.New("session closed while connecting")
-	}
 	deadline := time.Now().Add(s.p.authTimeout)
+	b, err := s.connect(ctx, svc, deadline)
+	if err != nil {
+		var refused *refusal
+		if errors.As(err, &refused) {
+			// The server refused us outright (too many connections, host
+			// blocked): its own words are the most useful answer.
+			_ = s.client.SetWriteDeadline(time.Now().Add(errWriteTimeout))
+			_ = s.writeClient(refused.seq, refused.payload)
+		}
+		return 0, err
+	}
+	backend, server, seq, greeting := b.conn, b.server, b.seq, b.greeting
+	defer s.p.conns[server].Add(-1)
+	defer backend.Close()
+	s.toBackend = backend
+	serverTLS := s.p.tls.Servers[server]
 	_ = backend.SetDeadline(deadline)
 	_ = s.client.SetDeadline(deadline)
 
 	fromBackend := s.p.getReader(&ioCounter{r: backend, h: s.h})
 	s.fromBackend = fromBackend
 	s.server = server
-	seq, greeting, err := mysqlwire.ReadPacket(fromBackend, handshakeLimit)
-	if err != nil {
-		return 0, &wireError{errno: mysqlwire.ERHandshakeError, sqlState: mysqlwire.SSNetError,
-			msg: "Lost connection to server '" + server + "' during handshake", err: err}
-	}
-	if len(greeting) > 0 && greeting[0] == mysqlwire.ErrHeader {
-		// The server refused us outright (too many connections, host
-		// blocked): its own words are the most useful answer.
-		_ = s.writeClient(seq, greeting)
-		return 0, fmt.Errorf("server %s refused the connection", server)
-	}
 	// The listener decides whether TLS is offered, whatever the server
 	// offers: Portico terminates it.
 	cleared, offered := clearedCaps|mysqlwire.ClientSSL, uint32(0)
@@ -697,31 +705,6 @@ func (s *session) relayAuth(fromBackend *bufio.Reader, shift byte) error {
 			return fmt.Errorf("authentication refused: %d %s", e.Code, e.Message)
 		}
 	}
-}
-
-// dial connects to the first server of svc that answers. It also returns
-// the server's TLS, nil unless it has ssl.
-func (p *Proxy) dial(ctx context.Context, svc core.Service) (net.Conn, string, *tls.Config, error) {
-	d := net.Dialer{Timeout: p.connectTimeout}
-	var errs []error
-	for _, name := range svc.Servers {
-		srv, err := p.topo.Server(name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		cfg := p.tls.Servers[name]
-		if srv.SSL && cfg == nil {
-			errs = append(errs, fmt.Errorf("server %s has ssl=true but its TLS settings were not loaded (proxy.LoadTLS)", name))
-			continue
-		}
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(srv.Address, strconv.Itoa(srv.Port)))
-		if err == nil {
-			return conn, name, cfg, nil
-		}
-		errs = append(errs, fmt.Errorf("server %s: %w", name, err))
-	}
-	return nil, "", nil, errors.Join(errs...)
 }
 
 func isClosed(err error) bool {
