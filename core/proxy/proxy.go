@@ -41,9 +41,10 @@ const (
 	relayBuffer = 32 << 10
 	// statementLimit bounds the text kept of a retained statement.
 	statementLimit = 4 << 10
-	// changeUserLimit is enough of a COM_CHANGE_USER to read its user and
-	// database; it bounds what is kept of each client packet when no
-	// statements are retained.
+	// changeUserLimit is enough of a COM_CHANGE_USER to read its user,
+	// database and the connection attributes common clients send; it
+	// bounds what is kept of each client packet when no statements are
+	// retained.
 	changeUserLimit = 1 << 10
 	// errWriteTimeout bounds sending the client an ERR before hanging up.
 	errWriteTimeout = time.Second
@@ -54,8 +55,10 @@ const (
 
 // clearedCaps are hidden from clients: Portico does not yet terminate TLS or
 // speak the compressed protocol, and a client that negotiated either would
-// send bytes the proxy could not follow.
-const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress
+// send bytes the proxy could not follow. MySQL 8's query attributes would
+// put parameters before the text of every COM_QUERY, which the statement
+// history would then show as the statement.
+const clearedCaps = mysqlwire.ClientSSL | mysqlwire.ClientCompress | mysqlwire.ClientQueryAttributes
 
 // Registry is what the proxy needs from the session registry.
 type Registry interface {
