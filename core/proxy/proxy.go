@@ -173,7 +173,9 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	host, port := remoteAddr(client.RemoteAddr())
 	captureLimit := changeUserLimit
 	if svc.RetainLastStatements > 0 {
-		captureLimit = max(captureLimit, 1+statementLimit)
+		// The command byte, the text, and one byte more to tell a text
+		// of statementLimit bytes from a longer one, which is cut.
+		captureLimit = max(captureLimit, 1+statementLimit+1)
 	}
 	h := p.reg.Open(core.Session{
 		Service: svc.Name, Remote: host, Port: port,
