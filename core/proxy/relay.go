@@ -320,8 +320,8 @@ func (c *clientSide) rewriteKill(p *mysqlwire.PacketInfo) {
 func statementText(b []byte) string {
 	if len(b) > statementLimit {
 		b = b[:statementLimit]
-		// Only a character cut in half is dropped: text in another
-		// encoding keeps all its bytes but at most the last three.
+		// Only a character cut in half is dropped, so text in another
+		// encoding loses at most three bytes more.
 		for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
 			if start := len(b) - i; utf8.RuneStart(b[start]) {
 				if !utf8.FullRune(b[start:]) {
