@@ -791,6 +791,29 @@ func TestProtocolProgressReports(t *testing.T) {
 		}
 	}
 	t.Logf("%d progress reports while copying %d rows", rc.progress, rows)
+
+	// LOAD DATA LOCAL reports progress too, between the client's file,
+	// whose packets the proxy does not follow, and the OK. The file comes
+	// slowly, for the server's once-a-second report to fall inside the
+	// statement.
+	reports := rc.progress
+	rc.write(0, []byte("\x03LOAD DATA LOCAL INFILE 'slow.csv' INTO TABLE portico_progress FIELDS TERMINATED BY ','"))
+	if seq, pkt := rc.read(); seq != 1 || pkt[0] != mysqlwire.LocalInfileHeader {
+		t.Fatalf("want a file request, got seq %d %q", seq, pkt)
+	}
+	seq := byte(2)
+	for range 25 {
+		rows++
+		rc.write(seq, fmt.Appendf(nil, "%d,slow\n", rows))
+		seq++
+		time.Sleep(100 * time.Millisecond)
+	}
+	rc.write(seq, nil)
+	if e := rc.okOrErr(rc.next()); e != nil {
+		t.Fatal(e)
+	}
+	t.Logf("%d progress reports while loading a file", rc.progress-reports)
+
 	got := rc.query("SELECT COUNT(*) FROM portico_progress")
 	if len(got) != 1 || got[0] != strconv.Itoa(rows) {
 		t.Errorf("count %q, want %d", got, rows)
