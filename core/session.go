@@ -57,8 +57,9 @@ type Session struct {
 	Remote   string
 	// Port is the client's TCP port.
 	Port int
-	// Attributes are the client's connection attributes (CLIENT_CONNECT_ATTRS),
-	// nil if it sent none. The map is never changed once set, so copies
+	// Attributes are the client's connection attributes (CLIENT_CONNECT_ATTRS)
+	// from its login or last COM_CHANGE_USER, nil if it sent none or they
+	// were too long to keep. The map is never changed once set, so copies
 	// share it.
 	Attributes map[string]string
 	// ClientCipher is the TLS cipher suite of the client connection, empty

@@ -146,18 +146,39 @@ func parseConnAttrs(b []byte) (map[string]string, bool) {
 	return attrs, true
 }
 
-// ParseChangeUser reads the user and default database from a COM_CHANGE_USER
-// payload (command byte included). caps are the client's capabilities from
-// its handshake response, which decide how the auth response is framed.
-func ParseChangeUser(payload []byte, caps uint32) (user, database string, err error) {
+// ChangeUser is what a COM_CHANGE_USER asks for: the session's new user,
+// default database and connection attributes.
+type ChangeUser struct {
+	User           string
+	Database       string
+	AuthPluginName string
+	// Attributes holds CLIENT_CONNECT_ATTRS key/value pairs; nil if the
+	// client sent none.
+	Attributes map[string]string
+}
+
+// ParseChangeUser parses a COM_CHANGE_USER payload (command byte included).
+// caps are the client's capabilities from its handshake response, which
+// decide how the auth response is framed and which optional fields follow
+// the database. The optional fields may be missing, as servers allow, but
+// what is there must be whole. Without ClientPluginAuth and
+// ClientConnectAttrs in caps nothing after the database is read, which lets
+// a caller that kept only the start of a long packet still learn the user
+// and database: they come first and fit in a few hundred bytes.
+func ParseChangeUser(payload []byte, caps uint32) (ChangeUser, error) {
+	var cu ChangeUser
+	fail := func(field string) (ChangeUser, error) {
+		return ChangeUser{}, fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in %s: %w", field, ErrMalformed)
+	}
 	r := reader{b: payload}
 	if cmd, ok := r.uint8(); !ok || cmd != ComChangeUser {
-		return "", "", fmt.Errorf("mysqlwire: not a COM_CHANGE_USER: %w", ErrMalformed)
+		return ChangeUser{}, fmt.Errorf("mysqlwire: not a COM_CHANGE_USER: %w", ErrMalformed)
 	}
 	u, ok := r.nulString()
 	if !ok {
-		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in user: %w", ErrMalformed)
+		return fail("user")
 	}
+	cu.User = string(u)
 	if caps&ClientSecureConnection != 0 {
 		var n byte
 		if n, ok = r.uint8(); ok {
@@ -167,13 +188,36 @@ func ParseChangeUser(payload []byte, caps uint32) (user, database string, err er
 		_, ok = r.nulString()
 	}
 	if !ok {
-		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in auth response: %w", ErrMalformed)
+		return fail("auth response")
 	}
 	db, ok := r.nulString()
 	if !ok {
-		return "", "", fmt.Errorf("mysqlwire: COM_CHANGE_USER truncated in database: %w", ErrMalformed)
+		return fail("database")
 	}
-	return string(u), string(db), nil
+	cu.Database = string(db)
+	if r.remaining() == 0 || caps&(ClientPluginAuth|ClientConnectAttrs) == 0 {
+		return cu, nil
+	}
+	if _, ok = r.next(2); !ok {
+		return fail("character set")
+	}
+	if caps&ClientPluginAuth != 0 && r.remaining() > 0 {
+		name, ok := r.nulString()
+		if !ok {
+			return fail("auth plugin name")
+		}
+		cu.AuthPluginName = string(name)
+	}
+	if caps&ClientConnectAttrs != 0 && r.remaining() > 0 {
+		attrs, ok := r.lenEncString()
+		if !ok {
+			return fail("connection attributes")
+		}
+		if cu.Attributes, ok = parseConnAttrs(attrs); !ok {
+			return ChangeUser{}, fmt.Errorf("mysqlwire: COM_CHANGE_USER has invalid connection attributes: %w", ErrMalformed)
+		}
+	}
+	return cu, nil
 }
 
 // SSLRequest returns the SSLRequest a proxy sends a server before the

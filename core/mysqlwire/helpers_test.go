@@ -132,3 +132,36 @@ func buildHandshakeResponse(h HandshakeResponse) []byte {
 	}
 	return b
 }
+
+// buildChangeUser encodes a COM_CHANGE_USER as a client with caps sends it,
+// independently of the parser.
+func buildChangeUser(cu ChangeUser, auth []byte, caps uint32) []byte {
+	b := append([]byte{ComChangeUser}, cu.User...)
+	b = append(b, 0)
+	if caps&ClientSecureConnection != 0 {
+		b = append(b, byte(len(auth)))
+		b = append(b, auth...)
+	} else {
+		b = append(b, auth...)
+		b = append(b, 0)
+	}
+	b = append(b, cu.Database...)
+	b = append(b, 0)
+	if caps&(ClientPluginAuth|ClientConnectAttrs) == 0 {
+		return b
+	}
+	b = binary.LittleEndian.AppendUint16(b, 45) // utf8mb4_general_ci
+	if caps&ClientPluginAuth != 0 {
+		b = append(b, cu.AuthPluginName...)
+		b = append(b, 0)
+	}
+	if caps&ClientConnectAttrs != 0 && cu.Attributes != nil {
+		var attrs []byte
+		for k, v := range cu.Attributes {
+			attrs = AppendLenEncString(attrs, k)
+			attrs = AppendLenEncString(attrs, v)
+		}
+		b = AppendLenEncString(b, string(attrs))
+	}
+	return b
+}

@@ -2,7 +2,9 @@ package mysqlwire
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -347,16 +349,32 @@ func TestParseChangeUser(t *testing.T) {
 	if captured == nil {
 		t.Fatal("the transcript has no COM_CHANGE_USER")
 	}
+	const full = ClientSecureConnection | ClientPluginAuth | ClientConnectAttrs
+	attrs := map[string]string{"_client_name": "libmariadb", "program_name": "mysql"}
+	withAttrs := buildChangeUser(ChangeUser{User: "bob", Database: "shop", AuthPluginName: NativePasswordPlugin, Attributes: attrs},
+		bytes.Repeat([]byte{7}, 20), full)
 	insecure := append([]byte{ComChangeUser}, "bob\x00secret\x00shop\x00"...)
 	tests := []struct {
-		name     string
-		payload  []byte
-		caps     uint32
-		user, db string
-		wantErr  bool
+		name    string
+		payload []byte
+		caps    uint32
+		want    ChangeUser
+		wantErr bool
 	}{
-		{name: "captured from the CLI session", payload: captured, caps: caps, user: "maxuser", db: "portico_demo"},
-		{name: "NUL-terminated auth response", payload: insecure, user: "bob", db: "shop"},
+		{name: "captured from the CLI session", payload: captured, caps: caps,
+			want: ChangeUser{User: "maxuser", Database: "portico_demo", AuthPluginName: "mysql_native_password"}},
+		{name: "NUL-terminated auth response", payload: insecure, want: ChangeUser{User: "bob", Database: "shop"}},
+		{name: "with attributes", payload: withAttrs, caps: full,
+			want: ChangeUser{User: "bob", Database: "shop", AuthPluginName: NativePasswordPlugin, Attributes: attrs}},
+		{name: "attributes the client did not announce are not read", payload: withAttrs, caps: full &^ ClientConnectAttrs,
+			want: ChangeUser{User: "bob", Database: "shop", AuthPluginName: NativePasswordPlugin}},
+		{name: "nothing after the database", payload: withAttrs[:bytes.Index(withAttrs, []byte("shop"))+5], caps: full,
+			want: ChangeUser{User: "bob", Database: "shop"}},
+		{name: "start of a cut packet, read without its optional fields", payload: withAttrs[:len(withAttrs)-3],
+			caps: ClientSecureConnection, want: ChangeUser{User: "bob", Database: "shop"}},
+		{name: "cut in the attributes", payload: withAttrs[:len(withAttrs)-3], caps: full, wantErr: true},
+		{name: "cut in the character set", payload: withAttrs[:bytes.Index(withAttrs, []byte("shop"))+6], caps: full, wantErr: true},
+		{name: "cut in the plugin name", payload: withAttrs[:bytes.Index(withAttrs, []byte("mysql_"))+3], caps: full, wantErr: true},
 		{name: "cut in the database", payload: insecure[:len(insecure)-1], wantErr: true},
 		{name: "cut in the auth response", payload: captured[:12], caps: caps, wantErr: true},
 		{name: "not COM_CHANGE_USER", payload: []byte{ComQuery, 'x'}, wantErr: true},
@@ -364,12 +382,15 @@ func TestParseChangeUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			user, db, err := ParseChangeUser(tt.payload, tt.caps)
+			got, err := ParseChangeUser(tt.payload, tt.caps)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if user != tt.user || db != tt.db {
-				t.Errorf("user %q db %q, want %q %q", user, db, tt.user, tt.db)
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %v does not wrap ErrMalformed", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}

@@ -47,9 +47,10 @@ const (
 	relayBuffer = 32 << 10
 	// statementLimit bounds the text kept of a retained statement.
 	statementLimit = 4 << 10
-	// changeUserLimit is enough of a COM_CHANGE_USER to read its user and
-	// database; it bounds what is kept of each client packet when no
-	// statements are retained.
+	// changeUserLimit is enough of a COM_CHANGE_USER to read its user,
+	// database and the connection attributes common clients send; it
+	// bounds what is kept of each client packet when no statements are
+	// retained.
 	changeUserLimit = 1 << 10
 	// errWriteTimeout bounds sending the client an ERR before hanging up.
 	errWriteTimeout = time.Second
@@ -60,9 +61,11 @@ const (
 
 // clearedCaps are hidden from clients: Portico does not speak the
 // compressed protocol, and a client that negotiated it would send bytes the
-// proxy could not follow. ClientSSL is hidden too unless the listener
+// proxy could not follow. MySQL 8's query attributes would put parameters
+// before the text of every COM_QUERY, which the statement history would
+// then show as the statement. ClientSSL is hidden too unless the listener
 // terminates TLS.
-const clearedCaps = mysqlwire.ClientCompress
+const clearedCaps = mysqlwire.ClientCompress | mysqlwire.ClientQueryAttributes
 
 // Registry is what the proxy needs from the session registry.
 type Registry interface {
@@ -286,7 +289,9 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 	host, port := remoteAddr(client.RemoteAddr())
 	captureLimit := changeUserLimit
 	if svc.RetainLastStatements > 0 {
-		captureLimit = max(captureLimit, 1+statementLimit)
+		// The command byte, the text, and one byte more to tell a text
+		// of statementLimit bytes from a longer one, which is cut.
+		captureLimit = max(captureLimit, 1+statementLimit+1)
 	}
 	h := p.reg.Open(core.Session{
 		Service: svc.Name, Remote: host, Port: port,

@@ -205,10 +205,9 @@ type pending struct {
 	cmd      mysqlwire.Command
 	received time.Time
 	ticket   uint64 // in the statement history; 0 if not kept
-	// user and database are what a COM_CHANGE_USER asks for; they become
-	// the session's if the backend accepts it.
-	user, database string
-	changeUser     bool
+	// changeUser is what a COM_CHANGE_USER asks for, nil for other
+	// commands; it becomes the session's if the backend accepts it.
+	changeUser *mysqlwire.ChangeUser
 }
 
 // maxInFlight bounds the queue. A client that pipelines without reading
@@ -335,13 +334,28 @@ func (c *clientSide) packet(p *mysqlwire.PacketInfo) {
 			pd.ticket = h.StatementReceived(mysqlwire.CommandName(code), statementText(p.Prefix[1:]), now)
 		}
 	case mysqlwire.ComChangeUser:
-		user, db, err := mysqlwire.ParseChangeUser(p.Prefix, c.caps)
-		pd.user, pd.database, pd.changeUser = user, db, err == nil
+		pd.changeUser = c.changeUser(p)
 	}
 	if !c.q.push(pd) {
 		c.s.log.Log(context.Background(), LevelNotice, "stopped following replies; relaying goes on",
 			"reason", "more than "+strconv.Itoa(maxInFlight)+" commands wait for their replies")
 	}
+}
+
+// changeUser reads a COM_CHANGE_USER, or returns nil if it is malformed.
+// Only the start of a packet longer than the capture is kept: its user and
+// database come first and are read, its attributes are cut and dropped.
+func (c *clientSide) changeUser(p *mysqlwire.PacketInfo) *mysqlwire.ChangeUser {
+	caps := c.caps
+	if p.Cont || len(p.Prefix) < p.Len {
+		caps &^= mysqlwire.ClientPluginAuth | mysqlwire.ClientConnectAttrs
+	}
+	cu, err := mysqlwire.ParseChangeUser(p.Prefix, caps)
+	if err != nil {
+		c.s.log.Debug("COM_CHANGE_USER not understood; the session keeps its user", "err", err)
+		return nil
+	}
+	return &cu
 }
 
 // rewriteKill puts the backend thread id of a Portico session in place of
@@ -385,11 +399,15 @@ func (c *clientSide) rewriteKill(p *mysqlwire.PacketInfo) {
 func statementText(b []byte) string {
 	if len(b) > statementLimit {
 		b = b[:statementLimit]
-		for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
-			if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size > 1 {
+		// Only a character cut in half is dropped, so text in another
+		// encoding loses at most three bytes more.
+		for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+			if start := len(b) - i; utf8.RuneStart(b[start]) {
+				if !utf8.FullRune(b[start:]) {
+					b = b[:start]
+				}
 				break
 			}
-			b = b[:len(b)-1]
 		}
 	}
 	return string(b)
@@ -444,16 +462,17 @@ func (b *backendSide) packet(p *mysqlwire.PacketInfo) {
 		case mysqlwire.ComQuery, mysqlwire.ComStmtExecute, mysqlwire.ComStmtBulkExecute:
 			h.QueryDone(time.Since(b.cur.received))
 		}
-		if b.cur.changeUser && b.tracker.Failed() {
+		if b.cur.changeUser != nil && b.tracker.Failed() {
 			h.AuthFailed()
 		}
 		if b.cur.ticket != 0 {
 			h.StatementCompleted(b.cur.ticket, b.s.server, time.Now())
 		}
-		if b.cur.changeUser && !b.tracker.Failed() {
-			user, db := b.cur.user, b.cur.database
-			b.s.user = user
-			h.Update(func(sess *core.Session) { sess.User, sess.Database = user, db })
+		if cu := b.cur.changeUser; cu != nil && !b.tracker.Failed() {
+			b.s.user = cu.User
+			h.Update(func(sess *core.Session) {
+				sess.User, sess.Database, sess.Attributes = cu.User, cu.Database, cu.Attributes
+			})
 		}
 		b.cur = pending{}
 	case mysqlwire.ReplyLocalInfile:
