@@ -390,6 +390,9 @@ func closeAll(conns []net.Conn) {
 func open(o options, addr string) (*sql.DB, error) {
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", addr, o.user, o.password
+	// The sequence engine's seq_1_to_N tables need a current database;
+	// mysql is in every server.
+	cfg.DBName = "mysql"
 	c, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ import (
 
 // loopBuffer sizes each loop's read buffer: the largest chunk relayed in
 // one read and write.
-const loopBuffer = 64 << 10
+const loopBuffer = 256 << 10
 
 // loopGroup is the loops of one Proxy. Sessions are spread over them in
 // turn. A nil *loopGroup runs none.
