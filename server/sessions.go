@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -90,7 +91,30 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if warning := s.killWarning(sess); warning != "" {
+		// MaxScale answers a kill with an empty 200; a top-level meta
+		// is the JSON:API way to say more, and clients that ignore the
+		// body lose nothing.
+		writeJSON(w, http.StatusOK, map[string]any{"meta": map[string]any{"warnings": []string{warning}}})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// killWarning says when a kill can only close a session's connections: a
+// backend thread is killed on a side connection with the service's user
+// and password, and without them a running statement goes on until it ends.
+func (s *Server) killWarning(sess core.Session) string {
+	if s.topology == nil || len(sess.Backends) == 0 || sess.Backends[0].ThreadID == 0 {
+		return ""
+	}
+	svc, err := s.topology.Service(sess.Service)
+	if err != nil || svc.User != "" {
+		return ""
+	}
+	be := sess.Backends[0]
+	return fmt.Sprintf("the backend thread %d on server %s could not be killed: service %s has no user and password; "+
+		"the session's connections are closed, but a statement it is running goes on until it ends", be.ThreadID, be.Server, svc.Name)
 }
 
 // patchSession changes a session's log levels. MaxScale silently ignores

@@ -3,12 +3,26 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-db/portico/core/config"
 )
 
 func deleteSession(t *testing.T, a *app, id, query string) {
+	t.Helper()
+	if body := deleteSessionBody(t, a, id, query); len(body) > 0 {
+		t.Fatalf("DELETE %s%s: body %s; want 200 with an empty body", id, query, body)
+	}
+}
+
+// deleteSessionBody kills a session through the API and returns the 200
+// response's body.
+func deleteSessionBody(t *testing.T, a *app, id, query string) []byte {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodDelete, "http://"+a.adminAddr.String()+sessionsPath+"/"+id+query, nil)
 	if err != nil {
@@ -19,10 +33,15 @@ func deleteSession(t *testing.T, a *app, id, query string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.ContentLength > 0 {
-		t.Fatalf("DELETE %s%s: %s, %d body bytes; want 200 with an empty body", id, query, resp.Status, resp.ContentLength)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE %s%s: %s: %s", id, query, resp.Status, body)
+	}
+	return body
 }
 
 // oneSession opens a single pinned connection and returns it with its
@@ -58,6 +77,25 @@ func TestKillThroughTheAPI(t *testing.T) {
 			t.Fatal("the killed session's next query succeeded")
 		}
 		waitAPI(t, a, time.Second, "no sessions", func(l []apiSession) bool { return len(l) == 0 })
+	})
+	t.Run("without service credentials", func(t *testing.T) {
+		a := startApp(t, func(c *config.Config) { c.Topology.Services[0].User, c.Topology.Services[0].Password = "", "" })
+		conn, id := oneSession(t, a)
+		var doc struct {
+			Meta struct {
+				Warnings []string `json:"warnings"`
+			} `json:"meta"`
+		}
+		body := deleteSessionBody(t, a, id, "")
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatalf("body %s: %v", body, err)
+		}
+		if len(doc.Meta.Warnings) != 1 || !strings.Contains(doc.Meta.Warnings[0], "could not be killed") {
+			t.Errorf("meta.warnings = %q, want one saying the backend thread could not be killed", doc.Meta.Warnings)
+		}
+		if err := ping(conn); err == nil {
+			t.Fatal("the killed session's next query succeeded")
+		}
 	})
 	t.Run("after ttl of idleness", func(t *testing.T) {
 		a := startApp(t)
