@@ -21,6 +21,10 @@ import (
 // holds no goroutine stack and no buffer, and a busy one costs a read and a
 // write per chunk with no scheduler hand-offs between them.
 
+// readEvents are what a connection being read is watched for: bytes, and
+// its peer shutting its side (which a read then sees as the end).
+const readEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP
+
 // loopBuffer sizes each loop's read buffer: the largest chunk relayed in
 // one read and write.
 const loopBuffer = 256 << 10
@@ -215,7 +219,7 @@ func (l *loop) ctl(op int, fd int, events uint32) error {
 // session's own duplicates, non-blocking like every socket Go opens.
 func (l *loop) add(ls *loopSession) error {
 	for i, c := range []*loopConn{ls.client, ls.backed} {
-		c.events = syscall.EPOLLIN | syscall.EPOLLRDHUP
+		c.events = readEvents
 		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, c.events); err != nil {
 			if i == 1 {
 				_ = l.ctl(syscall.EPOLL_CTL_DEL, ls.client.fd, 0)
@@ -267,9 +271,18 @@ func (l *loop) run() {
 			if ev.Events&syscall.EPOLLOUT != 0 {
 				l.drain(c)
 			}
-			if !c.sess.ended && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 &&
-				c.events&syscall.EPOLLIN != 0 {
-				l.read(c)
+			switch {
+			case c.sess.ended:
+			case c.events&syscall.EPOLLIN != 0:
+				if ev.Events&(readEvents|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+					l.read(c)
+				}
+			case ev.Events&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0:
+				// A connection not being read (its peer is full, or its
+				// client has shut its side) hung up. Epoll reports that
+				// whatever it is asked for, so it would come back every
+				// round: nothing more can go through it.
+				l.end(c.sess, nil)
 			}
 		}
 	}
@@ -291,7 +304,7 @@ func (l *loop) read(c *loopConn) {
 				return
 			}
 			c.eof = true
-			l.watch(c, c.events&^(syscall.EPOLLIN|syscall.EPOLLRDHUP))
+			l.watch(c, c.events&^readEvents)
 		case err == nil:
 			l.end(c.sess, nil) // EOF
 		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
@@ -318,7 +331,7 @@ func (l *loop) read(c *loopConn) {
 		// until the peer has taken it.
 		c.peer.out = append(l.getOut(), rest...)
 		l.watch(c.peer, c.peer.events|syscall.EPOLLOUT)
-		l.watch(c, c.events&^syscall.EPOLLIN)
+		l.watch(c, c.events&^readEvents)
 	}
 }
 
@@ -338,7 +351,7 @@ func (l *loop) drain(c *loopConn) {
 	c.out = nil
 	l.watch(c, c.events&^syscall.EPOLLOUT)
 	if !c.peer.eof {
-		l.watch(c.peer, c.peer.events|syscall.EPOLLIN)
+		l.watch(c.peer, c.peer.events|readEvents)
 	}
 }
 

@@ -440,6 +440,10 @@ func TestClientGoesAway(t *testing.T) {
 		act func(t *testing.T, c *net.TCPConn) [][]byte
 		// wantRows is how many rows the client must have received whole.
 		wantRows int
+		// endsFirst is set when the session must end on the client's
+		// hang-up, while the backend still runs its statement, not on
+		// the statement's reply.
+		endsFirst string
 	}{
 		{
 			// A client may send its last query and shut its side of the
@@ -455,6 +459,25 @@ func TestClientGoesAway(t *testing.T) {
 				return readUntilClosed(t, c, 10*time.Second)
 			},
 			wantRows: 1,
+		},
+		{
+			// The client's side is then neither read nor written, so
+			// only its hang-up tells the proxy that it is gone.
+			name: "half-closes, then resets while its query runs",
+			act: func(t *testing.T, c *net.TCPConn) [][]byte {
+				if _, err := c.Write(query("SELECT SLEEP(8)")); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.SetLinger(0); err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				return nil
+			},
+			endsFirst: "SELECT SLEEP(8)",
 		},
 		{
 			name: "vanishes while idle",
@@ -493,6 +516,11 @@ func TestClientGoesAway(t *testing.T) {
 				t.Errorf("the client received %d rows, want %d: %q", rows, tt.wantRows, got)
 			}
 			w.waitRemoved(t, id)
+			if tt.endsFirst != "" {
+				if _, info := threadRunning(t, side, thread); info != tt.endsFirst {
+					t.Errorf("when the session ended the backend ran %q, want %q still running", info, tt.endsFirst)
+				}
+			}
 			// Nothing is left running on MariaDB for a client that is gone.
 			waitFor(t, 10*time.Second, "the backend thread to end", func() bool {
 				running, _ := threadRunning(t, side, thread)
