@@ -125,6 +125,12 @@ type loop struct {
 	wait func(epfd uintptr) bool
 	n    int
 	err  error
+	// ctlFn is l.doCtl, made once like wait; ctlOp and ctlEv are its
+	// arguments and ctlErr its result.
+	ctlFn  func(epfd uintptr)
+	ctlOp  int
+	ctlEv  syscall.EpollEvent
+	ctlErr error
 	// spare holds buffers for connections that could not take all they
 	// were sent. That is rare, and they go back as soon as the data has
 	// gone; only the loop's goroutine uses them.
@@ -182,6 +188,7 @@ func newLoop() (*loop, error) {
 	l := &loop{epfd: f, rc: rc, events: make([]syscall.EpollEvent, 128),
 		buf: make([]byte, loopBuffer), done: make(chan struct{})}
 	l.wait = l.poll
+	l.ctlFn = l.doCtl
 	return l, nil
 }
 
@@ -203,6 +210,8 @@ func (l *loop) stop() {
 }
 
 // ctl changes what epoll watches c's fd for.
+// It is for the goroutines that add sessions; the loop's own goroutine uses
+// loopCtl.
 func (l *loop) ctl(op int, fd int, events uint32) error {
 	var err error
 	cerr := l.rc.Control(func(epfd uintptr) {
@@ -213,6 +222,21 @@ func (l *loop) ctl(op int, fd int, events uint32) error {
 		return cerr
 	}
 	return err
+}
+
+// loopCtl is ctl for the loop's goroutine, without the closure ctl makes
+// per call: backpressure changes what epoll watches four times per
+// episode, and the relay allocates nothing.
+func (l *loop) loopCtl(op int, fd int, events uint32) error {
+	l.ctlOp, l.ctlEv = op, syscall.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := l.rc.Control(l.ctlFn); err != nil {
+		return err
+	}
+	return l.ctlErr
+}
+
+func (l *loop) doCtl(epfd uintptr) {
+	l.ctlErr = syscall.EpollCtl(int(epfd), l.ctlOp, int(l.ctlEv.Fd), &l.ctlEv)
 }
 
 // add puts a session's two connections on the loop. The fds are the
@@ -390,7 +414,7 @@ func (l *loop) watch(c *loopConn, events uint32) {
 		return
 	}
 	c.events = events
-	if err := l.ctl(syscall.EPOLL_CTL_MOD, c.fd, events); err != nil {
+	if err := l.loopCtl(syscall.EPOLL_CTL_MOD, c.fd, events); err != nil {
 		l.end(c.sess, fmt.Errorf("epoll_ctl: %w", err))
 	}
 }
@@ -407,7 +431,7 @@ func (l *loop) end(ls *loopSession, err error) {
 	}
 	ls.err = err
 	for _, c := range []*loopConn{ls.client, ls.backed} {
-		_ = l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
+		_ = l.loopCtl(syscall.EPOLL_CTL_DEL, c.fd, 0)
 		if c.out != nil {
 			l.putOut(c.out)
 			c.out = nil
