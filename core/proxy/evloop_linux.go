@@ -15,11 +15,12 @@ import (
 )
 
 // Once a session has logged in, Linux relays it on an event loop instead of
-// two goroutines: a few loops, each one goroutine waiting in epoll_wait,
-// read whichever connection has bytes, show them to the session's scanner
-// and write them to the other side, as HAProxy does. An idle session then
-// holds no goroutine stack and no buffer, and a busy one costs a read and a
-// write per chunk with no scheduler hand-offs between them.
+// two pump goroutines: a few loops, each one goroutine waiting on its epoll
+// fd, read whichever connection has bytes, show them to the session's
+// scanners and write them to the other side, as HAProxy does. An idle
+// session then holds no buffer and no pump (only the goroutine that logged
+// it in waits for its end), and a busy one costs a read and a write per
+// chunk with no scheduler hand-offs between them.
 
 // readEvents are what a connection being read is watched for: bytes, and
 // its peer shutting its side (which a read then sees as the end).
