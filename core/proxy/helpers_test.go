@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
@@ -379,4 +380,48 @@ func waitGoroutines(tb testing.TB, baseline int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// sleepOnBackend runs SELECT SLEEP(20) on one connection of db, through a
+// proxy, and returns once the backend runs it, with the backend's thread
+// id and where the statement's outcome will arrive. direct is a
+// connection straight to the server: however the test ends, it kills the
+// sleep so that it cannot outlive the test.
+func sleepOnBackend(t *testing.T, db, direct *sql.DB) (uint32, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var threadID uint32
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&threadID); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = direct.Exec("KILL " + strconv.FormatUint(uint64(threadID), 10)) })
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(ctx, "SELECT SLEEP(20)")
+		done <- err
+	}()
+	waitFor(t, 5*time.Second, "the sleep to run on the backend", func() bool { return sleeping(t, direct, threadID) })
+	return threadID, done
+}
+
+// sleeping reports whether backend thread id runs a SELECT SLEEP.
+func sleeping(t *testing.T, direct *sql.DB, id uint32) bool {
+	t.Helper()
+	return processCount(t, direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'", id) > 0
+}
+
+// processCount runs a COUNT(*) query about backend thread id.
+func processCount(t *testing.T, direct *sql.DB, query string, id uint32) int {
+	t.Helper()
+	var n int
+	if err := direct.QueryRowContext(t.Context(), query, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -711,34 +711,7 @@ func TestKillStopsBackendQuery(t *testing.T) {
 				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			}, tt.svc, srv)
 			db := openDB(t, p.addr, "maxpwd", "")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			var threadID uint32
-			if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&threadID); err != nil {
-				t.Fatal(err)
-			}
-			// However the test ends, the sleep must not outlive it.
-			defer func() { _, _ = direct.Exec("KILL " + strconv.FormatUint(uint64(threadID), 10)) }()
-			sleepDone := make(chan error, 1)
-			go func() {
-				_, err := conn.ExecContext(ctx, "SELECT SLEEP(20)")
-				sleepDone <- err
-			}()
-			running := func() bool {
-				var n int
-				err := direct.QueryRowContext(ctx,
-					"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'", threadID).Scan(&n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n > 0
-			}
-			waitFor(t, 5*time.Second, "the sleep to run on the backend", running)
+			threadID, sleepDone := sleepOnBackend(t, db, direct)
 			ids := sessions(p.reg)
 			if len(ids) != 1 {
 				t.Fatalf("%d sessions, want 1", len(ids))
@@ -757,19 +730,14 @@ func TestKillStopsBackendQuery(t *testing.T) {
 			waitFor(t, 5*time.Second, "the kill to be logged", func() bool { return strings.Contains(logs.String(), tt.wantLog) })
 			if tt.wantGone {
 				waitFor(t, 5*time.Second, "the backend thread to be gone", func() bool {
-					var n int
-					err := direct.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", threadID).Scan(&n)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return n == 0
+					return processCount(t, direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", threadID) == 0
 				})
 				return
 			}
 			// Without a working KILL the statement keeps running: the
 			// very gap this feature closes.
 			time.Sleep(500 * time.Millisecond)
-			if !running() {
+			if !sleeping(t, direct, threadID) {
 				t.Error("the sleep stopped without a KILL; the test no longer shows why the KILL is needed")
 			}
 			if !strings.Contains(logs.String(), "could not be killed") || !strings.Contains(logs.String(), "level=WARN") {

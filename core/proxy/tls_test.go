@@ -551,34 +551,7 @@ func TestKillOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var threadID uint32
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&threadID); err != nil {
-		t.Fatal(err)
-	}
-	// However the test ends, the sleep must not outlive it.
-	defer func() { _, _ = direct.Exec("KILL " + strconv.FormatUint(uint64(threadID), 10)) }()
-	sleepDone := make(chan error, 1)
-	go func() {
-		_, err := conn.ExecContext(ctx, "SELECT SLEEP(20)")
-		sleepDone <- err
-	}()
-	count := func(query string) int {
-		var n int
-		if err := direct.QueryRowContext(ctx, query, threadID).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	waitFor(t, 5*time.Second, "the sleep to run on the backend", func() bool {
-		return count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'") > 0
-	})
+	threadID, sleepDone := sleepOnBackend(t, db, direct)
 	list := sessions(p.reg)
 	if len(list) != 1 {
 		t.Fatalf("%d sessions, want 1", len(list))
@@ -593,7 +566,7 @@ func TestKillOverTLS(t *testing.T) {
 	// so the log is what tells a KILL from a hang-up.
 	waitFor(t, 5*time.Second, "the kill to be logged", func() bool { return strings.Contains(logs.String(), "backend thread killed") })
 	waitFor(t, 5*time.Second, "the backend thread to be gone", func() bool {
-		return count("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?") == 0
+		return processCount(t, direct, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", threadID) == 0
 	})
 }
 
