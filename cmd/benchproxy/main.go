@@ -54,6 +54,7 @@ type options struct {
 	idle               int
 	sections           map[string]bool
 	compareRelays      bool
+	compareThreads     int
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.IntVar(&o.bulkMB, "bulk-mb", 500, "size of the bulk result, in MB")
 	flag.IntVar(&o.idle, "idle", 10000, "idle sessions for the memory measurement")
 	flag.StringVar(&sections, "sections", "throughput,bulk,memory", "what to measure")
+	flag.IntVar(&o.compareThreads, "compare-threads", 0, "also measure Portico with `N` event loops (threads=N) instead of its default")
 	flag.BoolVar(&o.compareRelays, "compare-relays", false, "also measure Portico relaying on goroutines (PORTICO_RELAY=goroutines) instead of event loops")
 	flag.Parse()
 	o.workloads = strings.Split(workloads, ",")
@@ -110,7 +112,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
-	pt, stopPortico, err := startPortico(ctx, o, host, port, "portico", nil)
+	pt, stopPortico, err := startPortico(ctx, o, host, port, "portico", "", nil)
 	if err != nil {
 		return err
 	}
@@ -122,14 +124,23 @@ func run(ctx context.Context, o options) error {
 	defer stopHAProxy()
 	targets := []target{{name: "direct", addr: o.db}, pt, ht}
 	if o.compareRelays {
-		gt, stop, err := startPortico(ctx, o, host, port, "portico-goroutines", []string{"PORTICO_RELAY=goroutines"})
+		gt, stop, err := startPortico(ctx, o, host, port, "portico-goroutines", "", []string{"PORTICO_RELAY=goroutines"})
 		if err != nil {
 			return err
 		}
 		defer stop()
 		targets = append(targets, gt)
 	}
-	fmt.Printf("# benchproxy %s\n# GOMAXPROCS of Portico: default (%d CPUs); HAProxy: default nbthread\n",
+	if n := o.compareThreads; n > 0 {
+		name := fmt.Sprintf("portico-threads%d", n)
+		tt, stop, err := startPortico(ctx, o, host, port, name, fmt.Sprintf("threads=%d\n", n), nil)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, tt)
+	}
+	fmt.Printf("# benchproxy %s\n# Portico: default GOMAXPROCS and threads=auto (%d CPUs); HAProxy: default nbthread\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	if o.sections["throughput"] {
 		if err := throughput(ctx, o, targets); err != nil {
@@ -400,7 +411,8 @@ func open(o options, addr string) (*sql.DB, error) {
 	return sql.OpenDB(c), nil
 }
 
-func startPortico(ctx context.Context, o options, host, port, name string, env []string) (target, func(), error) {
+// startPortico starts Portico with global added to its [maxscale] section.
+func startPortico(ctx context.Context, o options, host, port, name, global string, env []string) (target, func(), error) {
 	listen, admin := freePort(), freePort()
 	dir, _ := filepath.Abs(filepath.Join(o.work, name))
 	cnf := filepath.Join(o.work, name+".cnf")
@@ -409,7 +421,7 @@ admin_host=127.0.0.1
 admin_port=%d
 datadir=%s
 admin_secure_gui=false
-
+%s
 [db]
 type=server
 address=%s
@@ -427,7 +439,7 @@ type=listener
 service=svc
 address=127.0.0.1
 port=%d
-`, admin, dir, host, port, o.user, o.password, listen)
+`, admin, dir, global, host, port, o.user, o.password, listen)
 	if err := os.WriteFile(cnf, []byte(text), 0o644); err != nil {
 		return target{}, nil, err
 	}

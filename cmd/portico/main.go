@@ -238,7 +238,8 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 		Logger: logger.With("component", "proxy"),
 		// PORTICO_RELAY=goroutines relays on goroutines instead of event
 		// loops, for bench:proxy to compare the two in one run.
-		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines"})
+		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines",
+		Loops:       cfg.Threads})
 	var proxies sync.WaitGroup
 	for i, l := range cfg.Topology.Listeners {
 		proxies.Go(func() {

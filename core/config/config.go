@@ -53,7 +53,10 @@ type Config struct {
 	// that put the admin interface on HTTPS.
 	AdminSSLCert string
 	AdminSSLKey  string
-	Topology     core.Topology
+	// Threads is how many event loops relay sessions, MaxScale's threads;
+	// 0 is auto, which leaves the choice to the proxy.
+	Threads  int
+	Topology core.Topology
 	// Warnings lists settings that were read but are not acted on, so that the
 	// operator learns what Portico ignores instead of being refused.
 	Warnings []string
@@ -167,7 +170,8 @@ func parseINI(name string, r io.Reader) ([]*section, error) {
 // known lists the parameters Portico acts on, per section type.
 var known = map[string]map[string]bool{
 	"maxscale": {"admin_host": true, "admin_port": true, "datadir": true, "admin_secure_gui": true,
-		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true},
+		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true,
+		"threads": true},
 	"server": {"type": true, "address": true, "port": true, "ssl": true, "ssl_ca": true, "ssl_cert": true, "ssl_key": true,
 		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
 	"service": {"type": true, "router": true, "router_options": true, "servers": true, "targets": true, "user": true, "password": true,
@@ -265,6 +269,13 @@ func build(name string, sections []*section) (*Config, error) {
 			cfg.AdminPort = p
 			if retain, err = count(s, "retain_last_statements", 0); err != nil {
 				return nil, err
+			}
+			if v, ok := s.get("threads"); ok && v.v != "auto" {
+				n, err := strconv.Atoi(v.v)
+				if err != nil || n < 1 {
+					return nil, errAt(v.line, "threads=%q is neither auto nor a number of threads (1 or more)", v.v)
+				}
+				cfg.Threads = n
 			}
 			if err := buildAdmin(cfg, s, errAt, warn); err != nil {
 				return nil, err

@@ -13,7 +13,7 @@ const good = `# a MaxScale-style file
 [maxscale]
 admin_host=0.0.0.0
 admin_port=9999
-threads=auto
+query_retries=2
 
 [db1]
 type=server
@@ -70,7 +70,7 @@ func TestParseGood(t *testing.T) {
 		t.Errorf("topology = %+v\nwant %+v", got, want)
 	}
 	joined := strings.Join(cfg.Warnings, "\n")
-	for _, w := range []string{`maxscale.cnf:5: [maxscale]: parameter "threads"`, "maxscale.cnf:38: [Galera-Monitor]: module=galeramon is not supported yet"} {
+	for _, w := range []string{`maxscale.cnf:5: [maxscale]: parameter "query_retries"`, "maxscale.cnf:38: [Galera-Monitor]: module=galeramon is not supported yet"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
@@ -176,6 +176,44 @@ func TestRetainLastStatements(t *testing.T) {
 				if strings.Contains(w, "retain_last_statements") {
 					t.Errorf("warned about a supported parameter: %s", w)
 				}
+			}
+		})
+	}
+}
+
+func TestThreads(t *testing.T) {
+	const rest = "[db1]\ntype=server\naddress=h\n" +
+		"[a]\ntype=service\nrouter=readconnroute\nservers=db1\n" +
+		"[l]\ntype=listener\nservice=a\nport=4006\n"
+	tests := []struct {
+		name    string
+		line    string // in [maxscale], or ""
+		want    int
+		wantErr string
+	}{
+		{name: "unset is auto"},
+		{name: "auto", line: "threads=auto\n"},
+		{name: "a number", line: "threads=3\n", want: 3},
+		{name: "zero", line: "threads=0\n", wantErr: `my.cnf:2: threads="0" is neither auto nor a number`},
+		{name: "words", line: "threads=many\n", wantErr: `my.cnf:2: threads="many" is neither auto nor a number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse("my.cnf", strings.NewReader("[maxscale]\n"+tt.line+rest))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Threads != tt.want {
+				t.Errorf("Threads = %d, want %d", cfg.Threads, tt.want)
+			}
+			if len(cfg.Warnings) > 0 {
+				t.Errorf("warnings for a supported parameter: %q", cfg.Warnings)
 			}
 		})
 	}

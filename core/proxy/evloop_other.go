@@ -7,17 +7,17 @@ package proxy
 
 type loopGroup struct{}
 
-func newLoopGroup() *loopGroup   { return nil }
-func (*loopGroup) start() error  { return nil }
-func (*loopGroup) stop()         {}
-func (*loopGroup) pick() *loop   { return nil }
-func (*loopGroup) running() bool { return true }
+func newLoopGroup(int) *loopGroup { return nil }
+func (*loopGroup) start() error   { return nil }
+func (*loopGroup) stop()          {}
+func (*loopGroup) pick() *loop    { return nil }
+func (*loopGroup) running() bool  { return true }
 
 type loop struct{}
 
 type loopFDs struct{}
 
-func (s *session) relayOnLoop(*loop, *clientSide, *backendSide, <-chan error) (bool, error) {
+func (s *session) relayOnLoop(*loop, *clientSide, *backendSide, chan error) (bool, error) {
 	return false, nil
 }
 
