@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -233,6 +234,13 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 			monitor.Run(life, monitor.Config{Monitor: m, Topology: &cfg.Topology, States: a.states,
 				Logger: logger.With("component", "monitor")})
 		})
+	}
+	if n := cfg.Threads; n >= runtime.GOMAXPROCS(0) {
+		// Each loop waits in epoll_wait on its own thread, holding its
+		// processor; the handshakes, the API and the monitors need
+		// another, or the runtime keeps taking the loops' back.
+		logger.Info("raising GOMAXPROCS for the event loops", "threads", n, "gomaxprocs", n+1)
+		runtime.GOMAXPROCS(n + 1)
 	}
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, States: a.states,
 		Logger: logger.With("component", "proxy"),
