@@ -17,9 +17,8 @@ import (
 // two pump goroutines: a few loops, each one goroutine waiting on its epoll
 // fd, read whichever connection has bytes, show them to the session's
 // scanners and write them to the other side, as HAProxy does. An idle
-// session then holds no buffer and no pump (only the goroutine that logged
-// it in waits for its end), and a busy one costs a read and a write per
-// chunk with no scheduler hand-offs between them.
+// session then holds no buffer and no goroutine, and a busy one costs a
+// read and a write per chunk with no scheduler hand-offs between them.
 
 // readEvents are what a connection being read is watched for: bytes, and
 // its peer shutting its side (which a read then sees as the end).
@@ -157,8 +156,6 @@ type loopSession struct {
 	s              *session
 	client, backed *loopConn
 	ended          bool
-	err            error
-	done           chan struct{}
 }
 
 func newLoop() (*loop, error) {
@@ -385,8 +382,8 @@ func (l *loop) watch(c *loopConn, events uint32) {
 	}
 }
 
-// end takes the session off the loop, closes its connections and wakes the
-// goroutine waiting for it.
+// end takes the session off the loop, closes its connections and finishes
+// the session.
 func (l *loop) end(ls *loopSession, err error) {
 	if ls.ended {
 		return
@@ -395,7 +392,6 @@ func (l *loop) end(ls *loopSession, err error) {
 	if errors.Is(err, errPeerClosed) {
 		err = nil
 	}
-	ls.err = err
 	for _, c := range []*loopConn{ls.client, ls.backed} {
 		_ = l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
 		if c.out != nil {
@@ -407,7 +403,9 @@ func (l *loop) end(ls *loopSession, err error) {
 	l.conns[ls.client.fd], l.conns[ls.backed.fd] = nil, nil
 	l.mu.Unlock()
 	ls.s.closeLoopFDs()
-	close(ls.done)
+	// A goroutine of its own, since finishing waits for the kill of the
+	// backend thread, if any.
+	go ls.s.finish(err)
 }
 
 func (l *loop) endAll(err error) {
@@ -450,9 +448,10 @@ type loopFDs struct {
 	closed       bool
 }
 
-// relayOnLoop hands a logged-in session to l and waits until it ends. It
-// reports false if either side speaks TLS or is not a socket, or if the
-// client shut its side while the hand-over began: those stay on goroutines.
+// relayOnLoop hands a logged-in session to l, which finishes it when it
+// ends; errOnLoop says that it did. It reports false if either side speaks
+// TLS or is not a socket, or if the client shut its side while the
+// hand-over began: those stay on goroutines.
 func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstream chan error) (bool, error) {
 	if s.overTLS() {
 		return false, nil
@@ -523,7 +522,7 @@ func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstre
 	s.releaseReaders()
 	s.h.Update(func(sess *core.Session) { sess.Memory.ClientBuffer, sess.Memory.BackendBuffer = 0, 0 })
 
-	ls := &loopSession{s: s, done: make(chan struct{})}
+	ls := &loopSession{s: s}
 	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed}
 	ls.backed = &loopConn{fd: bfd, sess: ls, feed: down.feed}
 	ls.client.peer, ls.backed.peer = ls.backed, ls.client
@@ -531,8 +530,7 @@ func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstre
 		s.closeLoopFDs()
 		return true, err
 	}
-	<-ls.done
-	return true, ls.err
+	return true, errOnLoop
 }
 
 // shutdownLoopLocked wakes the loop that owns the session's connections:

@@ -213,7 +213,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener, l core.Listener) err
 			continue
 		}
 		delay = 0
-		wg.Go(func() { p.serveSession(ctx, conn, svc, tlsCfg) })
+		wg.Add(1)
+		go p.serveSession(ctx, conn, svc, tlsCfg, wg.Done)
 	}
 }
 
@@ -295,9 +296,17 @@ type session struct {
 	// handingOff is set while the client side's pump is stopped for the
 	// hand-over to an event loop, which is not the session ending.
 	handingOff atomic.Bool
+	// stopWatching stops closing the session when Serve's context ends,
+	// and done tells Serve that the session has ended.
+	stopWatching func() bool
+	done         func()
 }
 
-func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service, listenerTLS *tls.Config) {
+// serveSession serves one client until its session ends, and then calls
+// done. A session an event loop relays ends on the loop, which finishes it
+// (s.finish): this goroutine returns as soon as the loop has it, so that an
+// idle session holds no goroutine.
+func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Service, listenerTLS *tls.Config, done func()) {
 	host, port := remoteAddr(client.RemoteAddr())
 	captureLimit := changeUserLimit
 	if svc.RetainLastStatements > 0 {
@@ -309,39 +318,53 @@ func (p *Proxy) serveSession(ctx context.Context, client net.Conn, svc core.Serv
 		Service: svc.Name, Remote: host, Port: port,
 		Memory: core.Memory{ClientBuffer: relayBuffer},
 	})
-	var s *session
-	// Deferred first so it runs last: the session leaves the registry at
-	// once, and only then waits for the side connection killing its
-	// backend thread, which is bounded by killTimeout.
-	defer func() {
-		s.mu.Lock()
-		s.ended = true
-		s.mu.Unlock()
-		s.kills.Wait()
-	}()
-	defer h.Close()
-	defer client.Close()
-	defer func() { s.releaseReaders() }()
 	h.RetainStatements(svc.RetainLastStatements)
-	s = &session{
+	s := &session{
 		p: p, h: h, svc: svc, client: client, listenerTLS: listenerTLS,
 		log:          slog.New(&sessionHandler{inner: p.log.Handler(), h: h}).With("session", h.ID(), "service", svc.Name),
 		fromClient:   p.getReader(&ioCounter{r: client, h: h, client: true}),
 		toClient:     &clientWriter{w: client, h: h},
 		captureLimit: captureLimit,
+		done:         done,
 	}
 	// An operator's kill closes both connections; the relay then ends and
-	// the deferred Close removes the session. It also kills the backend
-	// thread, which would otherwise finish the statement it is running.
+	// finish removes the session. It also kills the backend thread, which
+	// would otherwise finish the statement it is running.
 	h.OnKill(func() { s.kill(ctx) })
 	// Shutting down must not wait for idle clients.
-	stop := context.AfterFunc(ctx, func() { s.closeAll() })
-	defer stop()
-	if err := s.run(ctx, svc); err != nil {
-		s.log.Log(ctx, LevelNotice, "session ended", "err", err)
+	s.stopWatching = context.AfterFunc(ctx, func() { s.closeAll() })
+	err := s.run(ctx, svc)
+	if errors.Is(err, errOnLoop) {
+		return
+	}
+	s.finish(err)
+}
+
+// errOnLoop tells serveSession that an event loop has the session and will
+// finish it.
+var errOnLoop = errors.New("relayed on an event loop")
+
+// finish ends a session whose connections have closed, or are closing: it
+// leaves the registry at once, and only then waits for the side
+// connection killing its backend thread, which is bounded by killTimeout.
+func (s *session) finish(err error) {
+	s.stopWatching()
+	if err != nil {
+		s.log.Log(context.Background(), LevelNotice, "session ended", "err", err)
 	} else {
 		s.log.Info("session ended")
 	}
+	s.releaseReaders()
+	s.closeAll()
+	if s.server != "" {
+		s.p.conns[s.server].Add(-1)
+	}
+	s.h.Close()
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	s.kills.Wait()
+	s.done()
 }
 
 func (s *session) closeAll() {
@@ -514,8 +537,9 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 		return 0, err
 	}
 	backend, server, seq, greeting := b.conn, b.server, b.seq, b.greeting
-	defer s.p.conns[server].Add(-1)
-	defer backend.Close()
+	// finish gives the server's place back; the session may outlive this
+	// call on an event loop.
+	s.server = server
 	s.toBackend = backend
 	serverTLS := s.p.tls.Servers[server]
 	_ = backend.SetDeadline(deadline)
@@ -523,7 +547,6 @@ func (s *session) handshake(ctx context.Context, svc core.Service) (byte, error)
 
 	fromBackend := s.p.getReader(&ioCounter{r: backend, h: s.h})
 	s.fromBackend = fromBackend
-	s.server = server
 	// The listener decides whether TLS is offered, whatever the server
 	// offers: Portico terminates it.
 	cleared, offered := clearedCaps|mysqlwire.ClientSSL, uint32(0)
