@@ -169,24 +169,32 @@ func throughput(ctx context.Context, o options, targets []target) error {
 	for _, wl := range o.workloads {
 		qps := map[string][]float64{}
 		cpu := map[string][]float64{}
+		machine := map[string][]float64{}
+		idle := map[string][]float64{}
 		for r := range o.rounds {
 			for i := range targets {
 				t := targets[(i+r)%len(targets)]
 				before := cpuTicks(t.pid)
+				busy0, idle0 := machineTicks()
 				q, n, err := sysbench(ctx, o, wl, t.addr)
 				if err != nil {
 					return fmt.Errorf("%s through %s: %w", wl, t.name, err)
 				}
+				busy1, idle1 := machineTicks()
 				qps[t.name] = append(qps[t.name], q)
 				if t.pid != 0 {
 					cpu[t.name] = append(cpu[t.name], ticksToSeconds(cpuTicks(t.pid)-before)/float64(n)*1e6)
 				}
-				fmt.Printf("  %-18s round %d %-8s %9.0f qps\n", wl, r+1, t.name, q)
+				machine[t.name] = append(machine[t.name], ticksToSeconds(busy1-busy0)/float64(n)*1e6)
+				idlePct := 100 * float64(idle1-idle0) / float64(max(1, busy1-busy0+idle1-idle0))
+				idle[t.name] = append(idle[t.name], idlePct)
+				fmt.Printf("  %-18s round %d %-8s %9.0f qps   %4.1f%% idle\n", wl, r+1, t.name, q, idlePct)
 			}
 		}
-		fmt.Printf("\n%s, %d threads, %d rounds of %s (medians):\n", wl, o.threads, o.rounds, o.duration)
+		fmt.Printf("\n%s, %d threads, %d rounds of %s (medians; machine: every process's CPU per query):\n", wl, o.threads, o.rounds, o.duration)
 		for _, t := range targets {
-			line := fmt.Sprintf("  %-8s %9.0f qps", t.name, median(qps[t.name]))
+			line := fmt.Sprintf("  %-8s %9.0f qps   %6.1f µs machine CPU/query   %4.1f%% idle", t.name,
+				median(qps[t.name]), median(machine[t.name]), median(idle[t.name]))
 			if t.pid != 0 {
 				line += fmt.Sprintf("   %6.2f µs proxy CPU/query", median(cpu[t.name]))
 			}
@@ -537,6 +545,28 @@ func cpuTicks(pid int) int64 {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return utime + stime
+}
+
+// machineTicks returns the whole machine's busy and idle time, in clock
+// ticks, from /proc/stat. Idle time during a run is throughput a proxy lost
+// to latency rather than to CPU: every process was waiting on another.
+func machineTicks() (busy, idle int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		switch i {
+		case 3, 4: // idle, iowait
+			idle += n
+		case 8, 9: // guest time, already counted in user
+		default:
+			busy += n
+		}
+	}
+	return busy, idle
 }
 
 // ticksToSeconds assumes Linux's USER_HZ of 100, which every mainstream
