@@ -68,6 +68,10 @@ type Listener struct {
 	// certificates must be signed by.
 	SSL                    bool
 	SSLCert, SSLKey, SSLCA string
+	// SSLVerifyPeerCertificate requires every client to present a
+	// certificate signed by SSLCA (the system's CAs if empty), as if every
+	// account had REQUIRE X509.
+	SSLVerifyPeerCertificate bool
 }
 
 // Topology is the static configuration the proxy and the API serve. It is

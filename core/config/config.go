@@ -176,7 +176,8 @@ var known = map[string]map[string]bool{
 		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
 	"service": {"type": true, "router": true, "router_options": true, "servers": true, "targets": true, "user": true, "password": true,
 		"retain_last_statements": true},
-	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true},
+	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true,
+		"ssl_verify_peer_certificate": true},
 	"monitor": {"type": true, "module": true, "servers": true, "user": true, "password": true,
 		"monitor_interval": true, "backend_connect_timeout": true},
 }
@@ -535,6 +536,9 @@ func buildListenerTLS(l *core.Listener, s *section, errAt func(int, string, ...a
 		return err
 	}
 	l.SSLCert, l.SSLKey, l.SSLCA = s.keys["ssl_cert"].v, s.keys["ssl_key"].v, s.keys["ssl_ca"].v
+	if l.SSLVerifyPeerCertificate, err = boolParam(s, "ssl_verify_peer_certificate", errAt); err != nil {
+		return err
+	}
 	if !l.SSL {
 		return nil
 	}

@@ -47,9 +47,9 @@ func LoadTLS(topo *core.Topology) (*TLS, error) {
 	return t, nil
 }
 
-// ListenerTLS is the server side of a TLS listener. A client certificate
-// is not required, as in MaxScale; with ssl_ca set, one that is presented
-// must be signed by those CAs.
+// ListenerTLS is the server side of a TLS listener. As in MaxScale, a
+// client certificate is required only with ssl_verify_peer_certificate;
+// with ssl_ca set, one that is presented must be signed by those CAs.
 func ListenerTLS(l core.Listener) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(l.SSLCert, l.SSLKey)
 	if err != nil {
@@ -61,6 +61,10 @@ func ListenerTLS(l core.Listener) (*tls.Config, error) {
 			return nil, fmt.Errorf("listener %s: ssl_ca=%s: %w", l.Name, l.SSLCA, err)
 		}
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	if l.SSLVerifyPeerCertificate {
+		// ClientCAs nil checks against the system's CAs.
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
 }

@@ -53,6 +53,27 @@ func testMariaDBTLS(tb testing.TB) core.Server {
 type testCerts struct {
 	ca, cert, key string
 	pool          *x509.CertPool
+	caCert        *x509.Certificate
+	caKey         *ecdsa.PrivateKey
+}
+
+// client issues a client certificate signed by the CA.
+func (c testCerts) client(tb testing.TB) tls.Certificate {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "maxuser"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.caCert, &key.PublicKey, c.caKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func newTestCerts(tb testing.TB) testCerts {
@@ -94,7 +115,7 @@ func newTestCerts(tb testing.TB) testCerts {
 		tb.Fatal(err)
 	}
 	c := testCerts{ca: filepath.Join(dir, "ca.pem"), cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"),
-		pool: x509.NewCertPool()}
+		pool: x509.NewCertPool(), caCert: caCert, caKey: caKey}
 	c.pool.AddCert(caCert)
 	writePEM(tb, c.ca, "CERTIFICATE", caDER)
 	writePEM(tb, c.cert, "CERTIFICATE", der)
@@ -166,10 +187,11 @@ var tlsConfigs atomic.Int64
 
 // registerTLS registers a go-sql-driver TLS configuration trusting pool
 // and returns its name for the DSN's tls parameter.
-func registerTLS(tb testing.TB, pool *x509.CertPool) string {
+func registerTLS(tb testing.TB, pool *x509.CertPool, clientCerts ...tls.Certificate) string {
 	tb.Helper()
 	name := "portico-test-" + strconv.FormatInt(tlsConfigs.Add(1), 10)
-	if err := mysql.RegisterTLSConfig(name, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}); err != nil {
+	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: clientCerts}
+	if err := mysql.RegisterTLSConfig(name, cfg); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { mysql.DeregisterTLSConfig(name) })
@@ -308,6 +330,39 @@ func TestTLSThroughPortico(t *testing.T) {
 				// Go and OpenSSL agree on TLS 1.3 suite names.
 				t.Logf("cipher %q as Portico names it, %q as MariaDB does", s.Backends[0].Cipher, backendCipher)
 			}
+		})
+	}
+}
+
+// TestListenerVerifiesClientCertificates checks ssl_verify_peer_certificate
+// on a listener: a client must show a certificate that ssl_ca signed, and
+// one that cannot leaves no session behind.
+func TestListenerVerifiesClientCertificates(t *testing.T) {
+	certs, other := newTestCerts(t), newTestCerts(t)
+	l := listener(&certs)
+	l.SSLCA, l.SSLVerifyPeerCertificate = certs.ca, true
+	p := startTLSProxy(t, l, testMariaDB(t))
+	tests := []struct {
+		name   string
+		certs  []tls.Certificate
+		wantOK bool
+	}{
+		{name: "no certificate"},
+		{name: "signed by ssl_ca", certs: []tls.Certificate{certs.client(t)}, wantOK: true},
+		{name: "signed by another CA", certs: []tls.Certificate{other.client(t)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := sql.Open("mysql", "maxuser:maxpwd@tcp("+p.addr+")/?tls="+registerTLS(t, certs.pool, tt.certs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.PingContext(t.Context())
+			if (err == nil) != tt.wantOK {
+				t.Errorf("ping: %v, want success %v", err, tt.wantOK)
+			}
+			db.Close()
+			waitFor(t, 5*time.Second, "no sessions", func() bool { return len(sessions(p.reg)) == 0 })
 		})
 	}
 }
