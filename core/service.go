@@ -112,3 +112,13 @@ func (t *Topology) Listener(name string) (Listener, error) {
 	}
 	return Listener{}, Errorf(ENOTFOUND, "%s is not a listener", name)
 }
+
+// Monitor returns the named monitor.
+func (t *Topology) Monitor(name string) (Monitor, error) {
+	for _, m := range t.Monitors {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	return Monitor{}, Errorf(ENOTFOUND, "%s is not a monitor", name)
+}

@@ -92,6 +92,10 @@ func testTopology() *core.Topology {
 		Listeners: []core.Listener{
 			{Name: "RW-Split-Listener", Service: "RW-Split-Router", Address: "127.0.0.1", Port: 4006},
 		},
+		Monitors: []core.Monitor{
+			{Name: "MariaDB-Monitor", Module: "mariadbmon", Servers: []string{"server1"}, User: "monuser", Password: "monpwd",
+				Interval: 2 * time.Second, ConnectTimeout: 3 * time.Second},
+		},
 	}
 }
 

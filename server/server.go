@@ -237,6 +237,9 @@ func (s *Server) api(r chi.Router) {
 	r.Get("/listeners", s.listListeners)
 	r.Get("/listeners/{id}", s.getListener)
 	r.Get("/listeners/{id}/relationships/{rel}", s.getRelationship("listeners"))
+	r.Get("/monitors", s.listMonitors)
+	r.Get("/monitors/{id}", s.getMonitor)
+	r.Get("/monitors/{id}/relationships/{rel}", s.getRelationship("monitors"))
 }
 
 // health answers load balancers and monitors without credentials.

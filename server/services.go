@@ -163,11 +163,21 @@ func (s *Server) serverResource(l linker, srv core.Server, conns int) serverReso
 			State:      s.serverState(srv.Name),
 			Statistics: serverStatistics{Connections: conns},
 		},
-		Relationships: map[string]typedRelationship{
-			"services": l.relationship("servers", srv.Name, "services", s.servicesUsing(srv.Name)),
-		},
-		Links: links{Self: l.item("servers", srv.Name)},
+		Relationships: s.serverRelationships(l, srv.Name),
+		Links:         links{Self: l.item("servers", srv.Name)},
 	}
+}
+
+// serverRelationships has monitors only for a server a monitor watches, as
+// MaxScale leaves out a relationship with nothing in it.
+func (s *Server) serverRelationships(l linker, name string) map[string]typedRelationship {
+	rels := map[string]typedRelationship{
+		"services": l.relationship("servers", name, "services", s.servicesUsing(name)),
+	}
+	if m := s.monitorOf(name); m != nil {
+		rels["monitors"] = l.relationship("servers", name, "monitors", m)
+	}
+	return rels
 }
 
 func listenerResourceOf(l linker, ls core.Listener) listenerResource {
@@ -359,6 +369,13 @@ func (s *Server) getRelationship(typ string) http.HandlerFunc {
 				return
 			}
 			rels = listenerResourceOf(l, ls).Relationships
+		case "monitors":
+			m, err := s.topology.Monitor(id)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			rels = monitorResourceOf(l, m).Relationships
 		}
 		rel, ok := rels[other]
 		if !ok {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/portico-db/portico/core"
@@ -28,6 +29,10 @@ func TestServicesAndServers(t *testing.T) {
 		{"/v1/servers", "servers_list.golden.json"},
 		{"/v1/servers/", "servers_list.golden.json"},
 		{"/v1/servers/server2", "server_get.golden.json"},
+		{"/v1/servers/server1/relationships/monitors", "server_monitors.golden.json"},
+		{"/v1/monitors", "monitors_list.golden.json"},
+		{"/v1/monitors/MariaDB-Monitor", "monitor_get.golden.json"},
+		{"/v1/monitors/MariaDB-Monitor/relationships/servers", "monitor_servers.golden.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -39,6 +44,29 @@ func TestServicesAndServers(t *testing.T) {
 				t.Errorf("Content-Type = %q", ct)
 			}
 			golden(t, tt.golden, res.body)
+			if strings.Contains(string(res.body), "monpwd") {
+				t.Errorf("the monitor's password is in %s", res.body)
+			}
+		})
+	}
+}
+
+func TestUnknownMonitor(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for _, path := range []string{"/v1/monitors/nope", "/v1/monitors/nope/relationships/servers", "/v1/monitors/MariaDB-Monitor/relationships/services"} {
+		t.Run(path, func(t *testing.T) {
+			res := f.get(t, seedHost, path, admin)
+			if res.status != http.StatusNotFound {
+				t.Fatalf("status = %d, want 404: %s", res.status, res.body)
+			}
+			var doc struct {
+				Errors []struct {
+					Detail string `json:"detail"`
+				} `json:"errors"`
+			}
+			if err := json.Unmarshal(res.body, &doc); err != nil || len(doc.Errors) != 1 || doc.Errors[0].Detail == "" {
+				t.Errorf("body %s is not one JSON:API error (%v)", res.body, err)
+			}
 		})
 	}
 }

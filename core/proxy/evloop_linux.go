@@ -205,6 +205,10 @@ func (l *loop) ctl(op int, fd int, events uint32) error {
 func (l *loop) add(ls *loopSession) error {
 	for i, c := range []*loopConn{ls.client, ls.backed} {
 		c.events = readEvents
+		if c.eof {
+			// Epoll reports a hang-up whatever it is asked for.
+			c.events = 0
+		}
 		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, c.events); err != nil {
 			if i == 1 {
 				_ = l.ctl(syscall.EPOLL_CTL_DEL, ls.client.fd, 0)
@@ -450,9 +454,8 @@ type loopFDs struct {
 
 // relayOnLoop hands a logged-in session to l, which finishes it when it
 // ends; errOnLoop says that it did. It reports false if either side speaks
-// TLS or is not a socket, or if the client shut its side while the
-// hand-over began: those stay on goroutines.
-func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstream chan error) (bool, error) {
+// TLS or is not a socket: those stay on goroutines.
+func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstream <-chan error) (bool, error) {
 	if s.overTLS() {
 		return false, nil
 	}
@@ -470,15 +473,11 @@ func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstre
 	s.handingOff.Store(true)
 	_ = s.client.SetReadDeadline(time.Unix(1, 0))
 	err := <-upstream
-	if err == nil {
-		// The client shut its side first and the backend has heard: the
-		// reply is on its way, and the backend hangs up after it. Only
-		// that reply is left to relay, so it stays on goroutines.
-		_ = s.client.SetReadDeadline(time.Time{})
-		upstream <- nil
-		return false, nil
-	}
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	// nil: the client shut its side first and the backend has heard. The
+	// reply is on its way and the backend hangs up after it; the loop
+	// relays it and, not reading the client, still sees it hang up.
+	clientShut := err == nil
+	if !clientShut && !errors.Is(err, os.ErrDeadlineExceeded) {
 		// The client side ended on its own first.
 		s.closeAll()
 		if isClosed(err) {
@@ -523,7 +522,7 @@ func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstre
 	s.h.Update(func(sess *core.Session) { sess.Memory.ClientBuffer, sess.Memory.BackendBuffer = 0, 0 })
 
 	ls := &loopSession{s: s}
-	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed}
+	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed, eof: clientShut}
 	ls.backed = &loopConn{fd: bfd, sess: ls, feed: down.feed}
 	ls.client.peer, ls.backed.peer = ls.backed, ls.client
 	if err := l.add(ls); err != nil {

@@ -17,7 +17,7 @@ type loop struct{}
 
 type loopFDs struct{}
 
-func (s *session) relayOnLoop(*loop, *clientSide, *backendSide, chan error) (bool, error) {
+func (s *session) relayOnLoop(*loop, *clientSide, *backendSide, <-chan error) (bool, error) {
 	return false, nil
 }
 

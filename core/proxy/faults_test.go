@@ -3,11 +3,14 @@
 package proxy_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -819,5 +822,106 @@ func TestDrain(t *testing.T) {
 	}
 	if n := len(sessions(reg)); n != 0 {
 		t.Errorf("%d sessions left after the drain", n)
+	}
+}
+
+// pipeliningConn sends then right behind the client's first write, its
+// handshake response, and shuts its side: a client that pipelines its one
+// statement and is done before its login has been answered.
+type pipeliningConn struct {
+	*net.TCPConn
+	then   []byte
+	writes int
+}
+
+func (c *pipeliningConn) Write(b []byte) (int, error) {
+	c.writes++
+	if c.writes > 1 {
+		return 0, errors.New("pipeliningConn: the handshake wrote twice")
+	}
+	if _, err := c.TCPConn.Write(append(bytes.Clone(b), c.then...)); err != nil {
+		return 0, err
+	}
+	return len(b), c.CloseWrite()
+}
+
+// TestClientShutsDuringLogin covers a client whose side is already shut
+// when its session would move to an event loop: the backend answers the
+// login late, so the proxy has read the client's statement and its end by
+// then. The session is handed over all the same, the reply arrives, and a
+// reset while the statement runs still ends the session at once.
+func TestClientShutsDuringLogin(t *testing.T) {
+	greeting := captured(t, "greeting_mariadb_go_session.bin")
+	// lateOK answers the login after the client is done, then, once
+	// released, the statement with reply, if any, and waits for the proxy
+	// to hang up.
+	lateOK := func(reply []byte, release <-chan struct{}) func(net.Conn) {
+		return func(c net.Conn) {
+			if mysqlwire.WritePacket(c, 0, greeting) != nil {
+				return
+			}
+			r := bufio.NewReader(c)
+			if _, _, err := mysqlwire.ReadPacket(r, 0); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+			if mysqlwire.WritePacket(c, 2, []byte{0, 0, 0, 2, 0, 0, 0}) != nil {
+				return
+			}
+			if _, _, err := mysqlwire.ReadPacket(r, 0); err != nil {
+				return
+			}
+			<-release
+			if reply != nil {
+				if _, err := c.Write(reply); err != nil {
+					return
+				}
+			}
+			_, _ = io.Copy(io.Discard, r)
+		}
+	}
+	tests := []struct {
+		name     string
+		cfg      proxy.Config
+		reply    []byte // nil: the statement runs until the proxy hangs up
+		wantRows int
+	}{
+		{name: "the reply arrives (event loop)", reply: resultSet(1, 10), wantRows: 1},
+		{name: "the reply arrives (goroutines)", cfg: proxy.Config{NoEventLoop: true}, reply: resultSet(1, 10), wantRows: 1},
+		{name: "a reset ends it while the statement runs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			be := startBackend(t, "server1", lateOK(tt.reply, release))
+			p := startProxy(t, tt.cfg, be.srv)
+			w := watch(t, p.reg)
+			before := measure(t)
+			c := dial(t, p)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			stmt := packet(0, append([]byte{mysqlwire.ComQuery}, "SELECT 1"...))
+			if err := mysqlwire.ClientHandshake(ctx, &pipeliningConn{TCPConn: c, then: stmt}, "maxuser", "maxpwd"); err != nil {
+				t.Fatal(err)
+			}
+			id := w.waitAdded(t)
+			close(release)
+			var got [][]byte
+			if tt.reply == nil {
+				if err := c.SetLinger(0); err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+			} else {
+				got = readUntilClosed(t, c, 10*time.Second)
+			}
+			if rows := countRows(t, got); rows != tt.wantRows {
+				t.Errorf("the client received %d rows, want %d: %q", rows, tt.wantRows, got)
+			}
+			w.waitRemoved(t, id)
+			c.Close()
+			w.waitEmpty(t, p.reg)
+			before.released(t)
+		})
 	}
 }
