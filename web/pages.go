@@ -36,38 +36,47 @@ type History interface {
 	Samples() []int
 }
 
+// ServerStates are what monitors, or failing them the proxy, last found
+// each server to be.
+type ServerStates interface {
+	Get(server string) (core.ServerState, bool)
+}
+
 // AssetURLs names the content-hashed URL of a static file.
 type AssetURLs interface {
 	URL(name string) string
 }
 
 var (
-	_ Sessions = (*core.Registry)(nil)
-	_ History  = (*core.CountHistory)(nil)
-	_ g.Node   = sessionview.Row{}
-	_ g.Node   = sessionview.Badge{}
-	_ g.Node   = sessionview.Detail{}
+	_ Sessions     = (*core.Registry)(nil)
+	_ History      = (*core.CountHistory)(nil)
+	_ ServerStates = (*core.ServerStates)(nil)
+	_ g.Node       = sessionview.Row{}
+	_ g.Node       = sessionview.Badge{}
+	_ g.Node       = sessionview.Detail{}
 )
 
 // Pages serves the dashboard's HTML pages.
 type Pages struct {
 	sessions Sessions
 	topo     *core.Topology
+	states   ServerStates
 	history  History
 	assets   Assets
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
 
-// NewPages returns the page handlers. history may be nil, for a chart that
-// starts empty, and assets nil, for plain /static/ URLs.
-func NewPages(sessions Sessions, topo *core.Topology, history History, assets AssetURLs, logger *slog.Logger) *Pages {
+// NewPages returns the page handlers. states may be nil, for servers whose
+// state is unknown, history nil, for a chart that starts empty, and assets
+// nil, for plain /static/ URLs.
+func NewPages(sessions Sessions, topo *core.Topology, states ServerStates, history History, assets AssetURLs, logger *slog.Logger) *Pages {
 	url := func(name string) string { return "/static/" + name }
 	if assets != nil {
 		url = assets.URL
 	}
 	p := &Pages{
-		sessions: sessions, topo: topo, history: history, log: logger, mux: http.NewServeMux(),
+		sessions: sessions, topo: topo, states: states, history: history, log: logger, mux: http.NewServeMux(),
 		assets: Assets{CSS: url("portico.css"), Icon: url("favicon.svg"), WasmExec: url("wasm_exec.js"), Boot: url("boot.js"), Wasm: url("portico.wasm")},
 	}
 	p.mux.HandleFunc("GET /{$}", p.home)
@@ -163,6 +172,13 @@ func (p *Pages) services(w http.ResponseWriter, r *http.Request) {
 				if srv, err := p.topo.Server(name); err == nil {
 					item.Address = srv.Address + ":" + strconv.Itoa(srv.Port)
 				}
+				// As /v1/servers shows it: Down until a monitor or a
+				// session has reached the server, as in MaxScale.
+				var st core.ServerState
+				if p.states != nil {
+					st, _ = p.states.Get(name)
+				}
+				item.State, item.Up = st.String(), st.Up
 				row.Servers = append(row.Servers, item)
 			}
 			for _, l := range p.topo.Listeners {

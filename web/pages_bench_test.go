@@ -23,7 +23,7 @@ func BenchmarkHomePage10k(b *testing.B) {
 		h.StatementReceived("COM_QUERY", "SELECT * FROM orders WHERE id = "+strconv.Itoa(i), time.Now())
 		h.CountIn(i, 1)
 	}
-	pages := web.NewPages(reg, topo, nil, nil, slog.New(slog.DiscardHandler))
+	pages := web.NewPages(reg, topo, nil, nil, nil, slog.New(slog.DiscardHandler))
 	for _, q := range []string{"/", "/?sort=-in", "/?q=orders+where+id+%3D+99"} {
 		b.Run(q, func(b *testing.B) {
 			for b.Loop() {

@@ -107,7 +107,10 @@ func newFixture(fill func(t *testing.T, clk *clock, reg *core.Registry)) func(t 
 		if fill != nil {
 			fill(t, clk, reg)
 		}
-		return fixture{clk: clk, reg: reg, pages: web.NewPages(reg, topo, fixedHistory{3, 2, 3}, hashed{}, slog.New(slog.DiscardHandler))}
+		// server1 is a monitored master; nothing has reached server2.
+		states := core.NewServerStates()
+		states.Set("server1", core.ServerState{Up: true, Role: core.RoleMaster, Monitored: true})
+		return fixture{clk: clk, reg: reg, pages: web.NewPages(reg, topo, states, fixedHistory{3, 2, 3}, hashed{}, slog.New(slog.DiscardHandler))}
 	}
 }
 
@@ -357,7 +360,9 @@ func TestServicesPage(t *testing.T) {
 	for _, h := range []string{
 		`<a href="/?service=RW-Split-Router" data-testid="service-sessions" data-service-count="RW-Split-Router">2</a>`,
 		`<a href="/?service=Read-Only" data-testid="service-sessions" data-service-count="Read-Only">0</a>`,
-		`title="127.0.0.1:3307">server2</span>`, `RW-Listener <span class="muted">127.0.0.1:4006</span>`, `aria-current="page">Services`,
+		`title="127.0.0.1:3307">server2 <span class="badge badge-down" data-testid="server-state">Down</span></span>`,
+		`title="127.0.0.1:3306">server1 <span class="badge badge-up" data-testid="server-state">Master, Running</span></span>`,
+		`RW-Listener <span class="muted">127.0.0.1:4006</span>`, `aria-current="page">Services`,
 	} {
 		if !strings.Contains(page, h) {
 			t.Errorf("page lacks %s", h)

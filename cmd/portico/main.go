@@ -361,7 +361,7 @@ func (a *app) serveAdmin(ctx context.Context, ln net.Listener, logger *slog.Logg
 	// The dashboard's chart shows 15 minutes at one sample a second.
 	history := core.NewCountHistory(15 * 60)
 	a.wg.Go(func() { history.Run(ctx, a.registry, time.Second) })
-	pages := web.NewPages(a.registry, &a.cfg.Topology, history, assets, logger.With("component", "web"))
+	pages := web.NewPages(a.registry, &a.cfg.Topology, a.states, history, assets, logger.With("component", "web"))
 	api := server.New(server.Config{
 		Sessions:    a.registry,
 		Topology:    &a.cfg.Topology,

@@ -58,7 +58,7 @@ func TestRowRendersAlikeOnServerAndClient(t *testing.T) {
 	topo := &core.Topology{Services: []core.Service{{Name: "RW-Split-Router", Router: "readconnroute", Servers: []string{"server1"}}},
 		Servers: []core.Server{{Name: "server1", Address: "127.0.0.1", Port: 3306}}}
 	logger := slog.New(slog.DiscardHandler)
-	pages := web.NewPages(reg, topo, nil, nil, logger)
+	pages := web.NewPages(reg, topo, nil, nil, nil, logger)
 	api := server.New(server.Config{Sessions: reg, Topology: topo, Users: store, InsecureGUI: true,
 		Pages: pages, Login: pages, Logger: logger, StreamInterval: 10 * time.Millisecond})
 	srv := httptest.NewServer(api.Handler())

@@ -72,3 +72,27 @@ test('services show live session counts and link to their sessions', async ({ pa
   await expect(page).toHaveURL('/?service=E2E-Router');
   await expect(page.getByTestId('filter-service')).toHaveValue('E2E-Router');
 });
+
+test('servers show what the monitor found, as the API does', async ({ page, clients }) => {
+  // E2E-Monitor watches mariadb-test. Nothing watches mariadb-alt: it is
+  // Down until a session reaches it, then what that session found.
+  await clients.connect({ port: otherListenerPort });
+  const state = (service: string) => serviceRow(page, service).getByTestId('server-state');
+  await expect(async () => {
+    await page.goto('/services');
+    await expect(state('E2E-Router')).toHaveText('Master, Running', { timeout: 500 });
+  }).toPass();
+  await expect(state('E2E-Router')).toHaveClass(/badge-up/);
+  await expect(state('E2E-Other')).toHaveText('Running');
+
+  const res = await api.fetch('/v1/servers');
+  expect(res.status).toBe(200);
+  const servers = ((await res.json()) as { data: { id: string; attributes: { state: string } }[] }).data;
+  const byName = Object.fromEntries(servers.map((s) => [s.id, s.attributes.state]));
+  expect(byName).toEqual({ 'mariadb-test': 'Master, Running', 'mariadb-alt': 'Running' });
+
+  const mon = await api.fetch('/v1/monitors/E2E-Monitor');
+  expect(mon.status).toBe(200);
+  const doc = (await mon.json()) as { data: { relationships: { servers: { data: { id: string }[] } } } };
+  expect(doc.data.relationships.servers.data.map((s) => s.id)).toEqual(['mariadb-test']);
+});
