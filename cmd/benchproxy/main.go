@@ -9,6 +9,7 @@
 //
 //   - throughput: sysbench oltp_point_select and oltp_read_only, QPS and the
 //     proxy's CPU time per query (from /proc/PID/stat);
+//   - latency: one client's COM_PING round trip, one ping at a time;
 //   - bulk transfer: the proxy's CPU time to relay one large result;
 //   - memory: the proxy's resident memory per idle session, with many
 //     sessions open.
@@ -75,7 +76,7 @@ func main() {
 	flag.IntVar(&o.tableSize, "table-size", 100000, "rows per sysbench table")
 	flag.IntVar(&o.bulkMB, "bulk-mb", 500, "size of the bulk result, in MB")
 	flag.IntVar(&o.idle, "idle", 10000, "idle sessions for the memory measurement")
-	flag.StringVar(&sections, "sections", "throughput,bulk,memory", "what to measure")
+	flag.StringVar(&sections, "sections", "throughput,latency,bulk,memory", "what to measure")
 	flag.IntVar(&o.compareThreads, "compare-threads", 0, "also measure Portico with `N` event loops (threads=N) instead of its default")
 	flag.BoolVar(&o.compareRelays, "compare-relays", false, "also measure Portico relaying on goroutines (PORTICO_RELAY=goroutines) instead of event loops")
 	flag.Parse()
@@ -144,6 +145,11 @@ func run(ctx context.Context, o options) error {
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	if o.sections["throughput"] {
 		if err := throughput(ctx, o, targets); err != nil {
+			return err
+		}
+	}
+	if o.sections["latency"] {
+		if err := latency(ctx, o, targets); err != nil {
 			return err
 		}
 	}
@@ -404,6 +410,57 @@ func closeAll(conns []net.Conn) {
 		_ = mysqlwire.WritePacket(c, 0, []byte{mysqlwire.ComQuit})
 		c.Close()
 	}
+}
+
+// latency times one client's pings, one at a time, through every target:
+// what a single busy connection waits per statement, which throughput
+// with many clients hides.
+func latency(ctx context.Context, o options, targets []target) error {
+	const pings = 3000
+	rtt := map[string][]float64{}
+	for r := range o.rounds {
+		for i := range targets {
+			t := targets[(i+r)%len(targets)]
+			d, err := pingRTT(ctx, o, t.addr, pings)
+			if err != nil {
+				return fmt.Errorf("latency through %s: %w", t.name, err)
+			}
+			rtt[t.name] = append(rtt[t.name], d)
+		}
+	}
+	fmt.Printf("\nlatency: one connection, %d COM_PINGs one at a time, %d rounds (medians):\n", pings, o.rounds)
+	for _, t := range targets {
+		fmt.Printf("  %-8s %7.1f µs per round trip\n", t.name, median(rtt[t.name]))
+	}
+	fmt.Printf("  Portico/HAProxy: %.3f×\n\n", median(rtt["portico"])/median(rtt["haproxy"]))
+	return nil
+}
+
+// pingRTT returns the mean round trip, in µs, of n pings on one connection
+// to addr, after a warm-up.
+func pingRTT(ctx context.Context, o options, addr string, n int) (float64, error) {
+	db, err := open(o, addr)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	for range 200 {
+		if err := c.PingContext(ctx); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	for range n {
+		if err := c.PingContext(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / float64(n), nil
 }
 
 func open(o options, addr string) (*sql.DB, error) {
