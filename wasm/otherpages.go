@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"syscall/js"
 
+	"github.com/portico-db/portico/wasm/servers"
 	"github.com/portico-db/portico/wasm/table"
 	"github.com/portico-db/portico/web/sessionview"
 )
@@ -143,7 +144,8 @@ func (p *detailPage) toggle(ev js.Value) {
 	})
 }
 
-// servicesPage keeps the services page's session counts live.
+// servicesPage keeps the services page's session counts and server states
+// live.
 type servicesPage struct {
 	tb     *table.Table
 	stream *stream
@@ -175,4 +177,43 @@ func newServicesPage() *servicesPage {
 	return p
 }
 
-func (p *servicesPage) start() { p.stream.connect() }
+func (p *servicesPage) start() {
+	p.stream.connect()
+	after(serverPollMS, p.pollServers)
+}
+
+// serverPollMS is how often the services page asks for the servers'
+// states: a monitor checks every 2 s by default.
+const serverPollMS = 2000
+
+// pollServers updates the server state badges from /v1/servers, then asks
+// again; a failed request keeps the badges and tries again later.
+func (p *servicesPage) pollServers() {
+	fetchText("/v1/servers", "GET", "", func(status int, text string) {
+		after(serverPollMS, p.pollServers)
+		if status != 200 {
+			return
+		}
+		states, err := servers.States(text)
+		if err != nil {
+			return
+		}
+		els := doc.Call("querySelectorAll", "[data-server]")
+		for i := range els.Length() {
+			el := els.Index(i)
+			state, ok := states[el.Get("dataset").Get("server").String()]
+			badge := el.Call("querySelector", `[data-testid="server-state"]`)
+			if !ok || !badge.Truthy() {
+				continue
+			}
+			setText(badge, state)
+			class := "badge badge-up"
+			if state == "Down" {
+				class = "badge badge-down"
+			}
+			if badge.Get("className").String() != class {
+				badge.Set("className", class)
+			}
+		}
+	})
+}

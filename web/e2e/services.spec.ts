@@ -1,7 +1,7 @@
 import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
 import { otherListenerPort } from './helpers/mariadb';
-import { api, gotoLive, rowIDs, serviceOf, sessionRow } from './helpers/portico';
+import { OwnPortico, api, gotoLive, rowIDs, serviceOf, sessionRow } from './helpers/portico';
 
 // The services page: the configured services with live session counts, each
 // linking to the sessions table filtered to it.
@@ -95,4 +95,24 @@ test('servers show what the monitor found, as the API does', async ({ page, clie
   expect(mon.status).toBe(200);
   const doc = (await mon.json()) as { data: { relationships: { servers: { data: { id: string }[] } } } };
   expect(doc.data.relationships.servers.data.map((s) => s.id)).toEqual(['mariadb-test']);
+});
+
+test('server states change on the page without a reload', async ({ page, clients }, testInfo) => {
+  // A Portico of its own, so that no session has reached mariadb-alt yet.
+  const portico = await OwnPortico.create({});
+  await portico.start();
+  try {
+    await page.goto(portico.url + '/services');
+    const alt = serviceRow(page, 'E2E-Other').getByTestId('server-state');
+    await expect(alt).toHaveText('Down');
+    await expect(alt).toHaveClass(/badge-down/);
+    await clients.connect({ port: portico.otherListenerPort });
+    await expect(alt).toHaveText('Running', { timeout: 10_000 });
+    await expect(alt).toHaveClass(/badge-up/);
+  } finally {
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('portico.log', { body: portico.logText, contentType: 'text/plain' });
+    }
+    await portico.dispose();
+  }
 });
