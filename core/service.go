@@ -18,6 +18,9 @@ type Server struct {
 	// by default, as in MaxScale: the traffic is still encrypted.
 	SSLVerifyPeerCertificate bool
 	SSLVerifyPeerHost        bool
+	// SSLVersions are the TLS versions allowed ("TLSv12", "TLSv13"); empty
+	// allows TLS 1.2 and later.
+	SSLVersions []string
 }
 
 // Service routes sessions to a set of servers.
@@ -72,6 +75,9 @@ type Listener struct {
 	// certificate signed by SSLCA (the system's CAs if empty), as if every
 	// account had REQUIRE X509.
 	SSLVerifyPeerCertificate bool
+	// SSLVersions are the TLS versions allowed ("TLSv12", "TLSv13"); empty
+	// allows TLS 1.2 and later.
+	SSLVersions []string
 }
 
 // Topology is the static configuration the proxy and the API serve. It is

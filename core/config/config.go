@@ -173,11 +173,11 @@ var known = map[string]map[string]bool{
 		"admin_metrics_auth": true, "admin_jwt_max_age": true, "admin_ssl_cert": true, "admin_ssl_key": true, "retain_last_statements": true,
 		"threads": true},
 	"server": {"type": true, "address": true, "port": true, "ssl": true, "ssl_ca": true, "ssl_cert": true, "ssl_key": true,
-		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true},
+		"ssl_verify_peer_certificate": true, "ssl_verify_peer_host": true, "ssl_version": true},
 	"service": {"type": true, "router": true, "router_options": true, "servers": true, "targets": true, "user": true, "password": true,
 		"retain_last_statements": true},
 	"listener": {"type": true, "service": true, "address": true, "port": true, "ssl": true, "ssl_cert": true, "ssl_key": true, "ssl_ca": true,
-		"ssl_verify_peer_certificate": true},
+		"ssl_verify_peer_certificate": true, "ssl_version": true},
 	"monitor": {"type": true, "module": true, "servers": true, "user": true, "password": true,
 		"monitor_interval": true, "backend_connect_timeout": true},
 }
@@ -528,6 +528,29 @@ func boolParam(s *section, key string, errAt func(int, string, ...any) error) (b
 	return b, nil
 }
 
+// sslVersions reads ssl_version, MaxScale's comma-separated list of TLS
+// versions (TLSv10, TLSv11, TLSv12, TLSv13), or MAX for the default,
+// which is nil.
+func sslVersions(s *section, errAt func(int, string, ...any) error) ([]string, error) {
+	v, ok := s.get("ssl_version")
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, f := range strings.Split(v.v, ",") {
+		name := strings.TrimSpace(f)
+		switch strings.ToUpper(name) {
+		case "MAX":
+			continue
+		case "TLSV10", "TLSV11", "TLSV12", "TLSV13":
+			out = append(out, "TLSv"+name[4:])
+		default:
+			return nil, errAt(v.line, "ssl_version=%q: unknown version %q (want TLSv10, TLSv11, TLSv12, TLSv13 or MAX)", v.v, name)
+		}
+	}
+	return out, nil
+}
+
 // buildListenerTLS reads a listener's ssl parameters. The files are only
 // named here; they are read, and their errors reported, when Portico starts.
 func buildListenerTLS(l *core.Listener, s *section, errAt func(int, string, ...any) error) error {
@@ -537,6 +560,9 @@ func buildListenerTLS(l *core.Listener, s *section, errAt func(int, string, ...a
 	}
 	l.SSLCert, l.SSLKey, l.SSLCA = s.keys["ssl_cert"].v, s.keys["ssl_key"].v, s.keys["ssl_ca"].v
 	if l.SSLVerifyPeerCertificate, err = boolParam(s, "ssl_verify_peer_certificate", errAt); err != nil {
+		return err
+	}
+	if l.SSLVersions, err = sslVersions(s, errAt); err != nil {
 		return err
 	}
 	if !l.SSL {
@@ -564,6 +590,9 @@ func buildServerTLS(srv *core.Server, s *section, errAt func(int, string, ...any
 		return err
 	}
 	if srv.SSLVerifyPeerHost, err = boolParam(s, "ssl_verify_peer_host", errAt); err != nil {
+		return err
+	}
+	if srv.SSLVersions, err = sslVersions(s, errAt); err != nil {
 		return err
 	}
 	srv.SSLCA, srv.SSLCert, srv.SSLKey = s.keys["ssl_ca"].v, s.keys["ssl_cert"].v, s.keys["ssl_key"].v

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -90,7 +91,7 @@ func equalTopology(a, b core.Topology) bool {
 		}
 	}
 	for i := range a.Servers {
-		if a.Servers[i] != b.Servers[i] {
+		if !reflect.DeepEqual(a.Servers[i], b.Servers[i]) {
 			return false
 		}
 	}
@@ -102,7 +103,7 @@ func equalTopology(a, b core.Topology) bool {
 		}
 	}
 	for i := range a.Listeners {
-		if a.Listeners[i] != b.Listeners[i] {
+		if !reflect.DeepEqual(a.Listeners[i], b.Listeners[i]) {
 			return false
 		}
 	}
@@ -255,6 +256,16 @@ func TestTLSSettings(t *testing.T) {
 			wantErr: `my.cnf:4: ssl_verify_peer_host="2": not a boolean`},
 		{name: "server client cert without key", server: "ssl=true\nssl_cert=/c.pem\n",
 			wantErr: "my.cnf:5: [db1] sets only one of ssl_cert and ssl_key"},
+		{name: "ssl_version lists",
+			server:       "ssl=true\nssl_version=tlsv13\n",
+			listener:     "ssl=true\nssl_cert=/c.pem\nssl_key=/k.pem\nssl_version=TLSv12, TLSv13\n",
+			wantServer:   core.Server{Name: "db1", Address: "h", Port: 3306, SSL: true, SSLVersions: []string{"TLSv13"}},
+			wantListener: core.Listener{Name: "l", Service: "svc", Address: "::", Port: 4006, SSL: true, SSLCert: "/c.pem", SSLKey: "/k.pem", SSLVersions: []string{"TLSv12", "TLSv13"}}},
+		{name: "ssl_version MAX is the default", server: "ssl=true\nssl_version=MAX\n",
+			wantServer:   core.Server{Name: "db1", Address: "h", Port: 3306, SSL: true},
+			wantListener: core.Listener{Name: "l", Service: "svc", Address: "::", Port: 4006}},
+		{name: "unknown ssl_version", listener: "ssl_version=SSLv3\n",
+			wantErr: `my.cnf:12: ssl_version="SSLv3": unknown version "SSLv3"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,10 +279,10 @@ func TestTLSSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.Topology.Servers[0]; got != tt.wantServer {
+			if got := cfg.Topology.Servers[0]; !reflect.DeepEqual(got, tt.wantServer) {
 				t.Errorf("server = %+v\nwant %+v", got, tt.wantServer)
 			}
-			if got := cfg.Topology.Listeners[0]; got != tt.wantListener {
+			if got := cfg.Topology.Listeners[0]; !reflect.DeepEqual(got, tt.wantListener) {
 				t.Errorf("listener = %+v\nwant %+v", got, tt.wantListener)
 			}
 			for _, w := range cfg.Warnings {

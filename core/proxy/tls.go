@@ -55,7 +55,10 @@ func ListenerTLS(l core.Listener) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: ssl_cert=%s, ssl_key=%s: %w", l.Name, l.SSLCert, l.SSLKey, err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	if err := setVersions(cfg, l.SSLVersions); err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
 	if l.SSLCA != "" {
 		if cfg.ClientCAs, err = loadCAs(l.SSLCA); err != nil {
 			return nil, fmt.Errorf("listener %s: ssl_ca=%s: %w", l.Name, l.SSLCA, err)
@@ -77,7 +80,10 @@ func ListenerTLS(l core.Listener) (*tls.Config, error) {
 func ServerTLS(s core.Server) (*tls.Config, error) {
 	// Go checks a certificate and its name together or not at all, so the
 	// check is made here, in VerifyConnection.
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true, ServerName: s.Address}
+	cfg := &tls.Config{InsecureSkipVerify: true, ServerName: s.Address}
+	if err := setVersions(cfg, s.SSLVersions); err != nil {
+		return nil, fmt.Errorf("server %s: %w", s.Name, err)
+	}
 	var roots *x509.CertPool // nil: the system's
 	if s.SSLCA != "" {
 		var err error
@@ -100,6 +106,29 @@ func ServerTLS(s core.Server) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// tlsVersions are ssl_version's names, as the config package spells them.
+var tlsVersions = map[string]uint16{
+	"TLSv10": tls.VersionTLS10, "TLSv11": tls.VersionTLS11, "TLSv12": tls.VersionTLS12, "TLSv13": tls.VersionTLS13,
+}
+
+// setVersions allows the lowest to the highest of versions (Go cannot
+// leave a gap), or TLS 1.2 and later if there are none.
+func setVersions(cfg *tls.Config, versions []string) error {
+	cfg.MinVersion = tls.VersionTLS12
+	if len(versions) == 0 {
+		return nil
+	}
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS10
+	for _, name := range versions {
+		v, ok := tlsVersions[name]
+		if !ok {
+			return fmt.Errorf("ssl_version: unknown version %q", name)
+		}
+		cfg.MinVersion, cfg.MaxVersion = min(cfg.MinVersion, v), max(cfg.MaxVersion, v)
+	}
+	return nil
 }
 
 // verifyServer checks a server's certificate chain against roots and, if

@@ -367,6 +367,69 @@ func TestListenerVerifiesClientCertificates(t *testing.T) {
 	}
 }
 
+// TestTLSVersions checks ssl_version on both sides: the versions a config
+// allows, and a real login through a listener that allows only TLS 1.3.
+func TestTLSVersions(t *testing.T) {
+	t.Run("configs", func(t *testing.T) {
+		tests := []struct {
+			versions []string
+			min, max uint16 // max 0: Go's highest
+			wantErr  string
+		}{
+			{min: tls.VersionTLS12},
+			{versions: []string{"TLSv13"}, min: tls.VersionTLS13, max: tls.VersionTLS13},
+			{versions: []string{"TLSv13", "TLSv11"}, min: tls.VersionTLS11, max: tls.VersionTLS13},
+			{versions: []string{"TLSv12"}, min: tls.VersionTLS12, max: tls.VersionTLS12},
+			{versions: []string{"SSLv3"}, wantErr: `unknown version "SSLv3"`},
+		}
+		for _, tt := range tests {
+			cfg, err := proxy.ServerTLS(core.Server{Name: "db1", Address: "h", SSL: true, SSLVersions: tt.versions})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "server db1") {
+					t.Errorf("%v: err = %v, want %q", tt.versions, err, tt.wantErr)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MinVersion != tt.min || cfg.MaxVersion != tt.max {
+				t.Errorf("%v: versions %x-%x, want %x-%x", tt.versions, cfg.MinVersion, cfg.MaxVersion, tt.min, tt.max)
+			}
+		}
+	})
+	t.Run("a TLS 1.3 listener", func(t *testing.T) {
+		certs := newTestCerts(t)
+		l := listener(&certs)
+		l.SSLVersions = []string{"TLSv13"}
+		p := startTLSProxy(t, l, testMariaDB(t))
+		for _, tt := range []struct {
+			name   string
+			max    uint16
+			wantOK bool
+		}{
+			{"a TLS 1.2 client is refused", tls.VersionTLS12, false},
+			{"a TLS 1.3 client logs in", tls.VersionTLS13, true},
+		} {
+			name := "portico-test-" + strconv.FormatInt(tlsConfigs.Add(1), 10)
+			if err := mysql.RegisterTLSConfig(name, &tls.Config{RootCAs: certs.pool, ServerName: "127.0.0.1", MaxVersion: tt.max}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { mysql.DeregisterTLSConfig(name) })
+			db, err := sql.Open("mysql", "maxuser:maxpwd@tcp("+p.addr+")/?tls="+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.PingContext(t.Context())
+			db.Close()
+			if (err == nil) != tt.wantOK {
+				t.Errorf("%s: ping %v", tt.name, err)
+			}
+		}
+		waitFor(t, 5*time.Second, "no sessions", func() bool { return len(sessions(p.reg)) == 0 })
+	})
+}
+
 // TestMariaDBCLIThroughTLS logs in with the mariadb CLI, asking for
 // caching_sha2_password so that the server answers with an auth switch:
 // its packets are renumbered when only one side speaks TLS.
