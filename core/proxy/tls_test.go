@@ -189,8 +189,13 @@ var tlsConfigs atomic.Int64
 // and returns its name for the DSN's tls parameter.
 func registerTLS(tb testing.TB, pool *x509.CertPool, clientCerts ...tls.Certificate) string {
 	tb.Helper()
+	return registerTLSConfig(tb, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: clientCerts})
+}
+
+// registerTLSConfig registers cfg with go-sql-driver and returns its name.
+func registerTLSConfig(tb testing.TB, cfg *tls.Config) string {
+	tb.Helper()
 	name := "portico-test-" + strconv.FormatInt(tlsConfigs.Add(1), 10)
-	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: clientCerts}
 	if err := mysql.RegisterTLSConfig(name, cfg); err != nil {
 		tb.Fatal(err)
 	}
@@ -411,11 +416,7 @@ func TestTLSVersions(t *testing.T) {
 			{"a TLS 1.2 client is refused", tls.VersionTLS12, false},
 			{"a TLS 1.3 client logs in", tls.VersionTLS13, true},
 		} {
-			name := "portico-test-" + strconv.FormatInt(tlsConfigs.Add(1), 10)
-			if err := mysql.RegisterTLSConfig(name, &tls.Config{RootCAs: certs.pool, ServerName: "127.0.0.1", MaxVersion: tt.max}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { mysql.DeregisterTLSConfig(name) })
+			name := registerTLSConfig(t, &tls.Config{RootCAs: certs.pool, ServerName: "127.0.0.1", MaxVersion: tt.max})
 			db, err := sql.Open("mysql", "maxuser:maxpwd@tcp("+p.addr+")/?tls="+name)
 			if err != nil {
 				t.Fatal(err)
