@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	_ "embed"
@@ -235,12 +236,13 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 				Logger: logger.With("component", "monitor")})
 		})
 	}
-	if n := cfg.Threads; n >= runtime.GOMAXPROCS(0) {
-		// Each loop waits in epoll_wait on its own thread, holding its
-		// processor; the handshakes, the API and the monitors need
-		// another, or the runtime keeps taking the loops' back.
-		logger.Info("raising GOMAXPROCS for the event loops", "threads", n, "gomaxprocs", n+1)
-		runtime.GOMAXPROCS(n + 1)
+	if loops := cmp.Or(cfg.Threads, proxy.DefaultLoops()); loops > 0 && os.Getenv("PORTICO_RELAY") != "goroutines" {
+		// Each loop holds a processor while it waits in epoll_wait; the
+		// handshakes, TLS sessions, the API and the monitors keep the
+		// ones they had.
+		n := runtime.GOMAXPROCS(0) + loops
+		logger.Debug("GOMAXPROCS raised for the event loops", "threads", loops, "gomaxprocs", n)
+		runtime.GOMAXPROCS(n)
 	}
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, States: a.states,
 		Logger: logger.With("component", "proxy"),

@@ -3,7 +3,9 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +21,16 @@ import (
 // scanners and write them to the other side, as HAProxy does. An idle
 // session then holds no buffer and no goroutine, and a busy one costs a
 // read and a write per chunk with no scheduler hand-offs between them.
+//
+// With one loop per CPU, each loop's thread is pinned to its CPU and a
+// session goes to the loop of the CPU its client's packets arrive on: the
+// client's writes then wake a loop on their own CPU, and the scheduler
+// keeps the session's database thread there too, as it does when the
+// client talks to the database directly. Spread over the CPUs in turn
+// instead, most hand-offs cross CPUs, and each costs an interrupt that
+// wakes an idle one: measured here on 2 CPUs with sysbench, placing by CPU
+// halved the rescheduling interrupts per query, and served 1.16 times the
+// queries of HAProxy where one unpinned loop served 1.06 times.
 
 // readEvents are what a connection being read is watched for: bytes, and
 // its peer shutting its side (which a read then sees as the end).
@@ -31,14 +43,27 @@ const loopBuffer = 256 << 10
 // loopGroup is the loops of one Proxy. Sessions are spread over them in
 // turn. A nil *loopGroup runs none.
 type loopGroup struct {
-	n     int // loops to run
+	n int // loops to run
+	// cpus are the CPUs to pin the loops to, one each, if there is one
+	// loop per CPU the process may run on; else nil.
+	cpus  []int
 	mu    sync.Mutex
 	users int // running Serve calls; the loops run while there are any
 	loops []*loop
 	next  atomic.Uint32
 }
 
-func newLoopGroup(n int) *loopGroup { return &loopGroup{n: n} }
+func newLoopGroup(n int) *loopGroup {
+	g := &loopGroup{n: n}
+	if cpus := allowedCPUs(); len(cpus) == n {
+		g.cpus = cpus
+	}
+	return g
+}
+
+// DefaultLoops is the number of loops a Config with no Loops runs: one per
+// CPU the process may run on.
+func DefaultLoops() int { return runtime.NumCPU() }
 
 // start starts the loops for one more Serve call.
 func (g *loopGroup) start() error {
@@ -51,12 +76,19 @@ func (g *loopGroup) start() error {
 	if g.users > 1 {
 		return nil
 	}
-	for range g.n {
+	// A loop that holds its processor while it waits needs the program
+	// to have another for everything else.
+	holdP := runtime.GOMAXPROCS(0) > g.n
+	for i := range g.n {
 		l, err := newLoop()
 		if err != nil {
 			g.stopLocked()
 			g.users--
 			return err
+		}
+		l.cpu, l.holdP = -1, holdP
+		if g.cpus != nil {
+			l.cpu = g.cpus[i]
 		}
 		g.loops = append(g.loops, l)
 		go l.run()
@@ -95,8 +127,10 @@ func (g *loopGroup) running() bool {
 	return len(g.loops) > 0
 }
 
-// pick returns the loop for a new session, or nil if none runs.
-func (g *loopGroup) pick() *loop {
+// pick returns the loop for a new session whose client's packets arrive on
+// cpu (-1 if unknown): the loop pinned to it, if any, else the next in
+// turn. It returns nil if no loop runs.
+func (g *loopGroup) pick(cpu int) *loop {
 	if g == nil {
 		return nil
 	}
@@ -104,6 +138,11 @@ func (g *loopGroup) pick() *loop {
 	defer g.mu.Unlock()
 	if len(g.loops) == 0 {
 		return nil
+	}
+	for _, l := range g.loops {
+		if cpu >= 0 && l.cpu == cpu {
+			return l
+		}
 	}
 	return g.loops[int(g.next.Add(1))%len(g.loops)]
 }
@@ -115,6 +154,11 @@ func (g *loopGroup) pick() *loop {
 // wakes a second thread to look for work each time (measured here: 3.75
 // epoll calls and 1.9 wake-ups per query).
 type loop struct {
+	// cpu is the CPU the loop's thread is pinned to, or -1.
+	cpu int
+	// holdP says to wait in epoll_wait holding the goroutine's processor,
+	// as if it ran: see epollWait.
+	holdP  bool
 	epfd   int
 	wakefd int // an eventfd that stop writes to, to end the wait
 	events []syscall.EpollEvent
@@ -231,9 +275,21 @@ func (l *loop) add(ls *loopSession) error {
 
 func (l *loop) run() {
 	defer close(l.done)
+	if l.cpu >= 0 {
+		// Never unlocked: the thread ends with the goroutine, so no other
+		// goroutine inherits its affinity.
+		runtime.LockOSThread()
+		// Should the kernel refuse, the loop still relays; only the
+		// sessions placed on it lose their CPU's locality.
+		_ = pinThread(l.cpu)
+	}
 	for {
-		n, err := epollWait(l.epfd, l.events)
+		n, err := l.wait()
 		if errors.Is(err, syscall.EINTR) {
+			// The runtime interrupts a loop that holds its processor to
+			// stop it for the collector, or to share the processor;
+			// yielding lets either happen.
+			runtime.Gosched()
 			continue
 		}
 		if err != nil {
@@ -598,15 +654,99 @@ func rawWrite(fd int, b []byte) (int, error) {
 	return int(r), nil
 }
 
-// epollWait waits for events. It is the loop's only blocking call, so it
-// alone tells the scheduler that it may block, which lets another thread
-// take the loop's processor while it waits.
-// epoll_pwait, not epoll_wait, since some architectures have only it.
-func epollWait(epfd int, events []syscall.EpollEvent) (int, error) {
-	r, _, errno := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd),
-		uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), ^uintptr(0), 0, 0)
+// holdFor is how long a loop that holds its processor waits so before it
+// waits the ordinary way: an idle loop must not keep the runtime busy.
+const holdFor = 5 // ms
+
+// wait waits for events.
+//
+// A busy loop waits holding its goroutine's processor, as if it ran, when
+// the program has processors to spare. Telling the scheduler instead that
+// the call may block lets it lend the processor out while the loop waits,
+// and the loop must win one back each time it wakes, waking other threads:
+// measured here, two loops that did cost 1.18 times the CPU per query of
+// one. The runtime still stops a holding loop for the collector, or after
+// 10 ms, by a signal, which ends the wait with EINTR. But it cannot tell
+// the loop is idle: it would keep interrupting it, measured at 2.4% of a
+// CPU with nothing to relay. So after holdFor with no events the loop
+// waits the ordinary way.
+func (l *loop) wait() (int, error) {
+	if l.holdP {
+		n, err := epollWait(l.epfd, l.events, holdFor, syscall.RawSyscall6)
+		if n != 0 || err != nil {
+			return n, err
+		}
+	}
+	return epollWait(l.epfd, l.events, -1, syscall.Syscall6)
+}
+
+// epollWait is epoll_pwait, not epoll_wait, since some architectures have
+// only it, made by call: syscall.Syscall6, or RawSyscall6 to hold the
+// processor.
+func epollWait(epfd int, events []syscall.EpollEvent, msec int, call func(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno)) (int, error) {
+	r, _, errno := call(syscall.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), uintptr(msec), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}
 	return int(r), nil
 }
+
+// cpuSetWords sizes the CPU masks: 1,024 CPUs, as glibc's cpu_set_t.
+const cpuSetWords = 1024 / 64
+
+// allowedCPUs returns the CPUs the process may run on, or nil if it
+// cannot tell.
+func allowedCPUs() []int {
+	var mask [cpuSetWords]uint64
+	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	if errno != 0 {
+		return nil
+	}
+	var cpus []int
+	for i, w := range mask {
+		for b := range 64 {
+			if w&(1<<b) != 0 {
+				cpus = append(cpus, i*64+b)
+			}
+		}
+	}
+	return cpus
+}
+
+// pinThread restricts the calling thread to cpu.
+func pinThread(cpu int) error {
+	var mask [cpuSetWords]uint64
+	if cpu < 0 || cpu >= len(mask)*64 {
+		return fmt.Errorf("pin to CPU %d: out of range", cpu)
+	}
+	mask[cpu/64] = 1 << (cpu % 64)
+	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	if errno != 0 {
+		return fmt.Errorf("pin to CPU %d: %w", cpu, errno)
+	}
+	return nil
+}
+
+// incomingCPU returns the CPU that last took in c's packets, which on
+// loopback is the CPU its peer wrote them on, or -1 if c cannot tell.
+func incomingCPU(c net.Conn) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	cpu := -1
+	_ = rc.Control(func(fd uintptr) {
+		if v, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, soIncomingCPU); err == nil {
+			cpu = v
+		}
+	})
+	return cpu
+}
+
+// soIncomingCPU is SO_INCOMING_CPU, which package syscall lacks.
+const soIncomingCPU = 49

@@ -2,6 +2,8 @@
 
 package proxy
 
+import "net"
+
 // Elsewhere than Linux every session is relayed by two goroutines; these
 // stand in for the event loops of evloop_linux.go.
 
@@ -10,10 +12,15 @@ type loopGroup struct{}
 func newLoopGroup(int) *loopGroup { return nil }
 func (*loopGroup) start() error   { return nil }
 func (*loopGroup) stop()          {}
-func (*loopGroup) pick() *loop    { return nil }
+func (*loopGroup) pick(int) *loop { return nil }
 func (*loopGroup) running() bool  { return true }
 
 type loop struct{}
+
+// DefaultLoops is zero: no loop runs here.
+func DefaultLoops() int { return 0 }
+
+func incomingCPU(net.Conn) int { return -1 }
 
 type loopFDs struct{}
 

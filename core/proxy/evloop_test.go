@@ -9,9 +9,12 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +29,9 @@ var relays = []struct {
 	name string
 	cfg  proxy.Config
 }{
-	{name: "event loop"},
+	{name: "event loops"},
+	// One loop is pinned to no CPU.
+	{name: "one event loop", cfg: proxy.Config{Loops: 1}},
 	{name: "goroutines", cfg: proxy.Config{NoEventLoop: true}},
 }
 
@@ -131,22 +136,8 @@ func TestIdleSessionHoldsNoBuffers(t *testing.T) {
 // finds a regression in a second, and needs no database.
 func TestIdleSessionMemory(t *testing.T) {
 	const n = 200
-	greeting := captured(t, "greeting_mariadb_go_session.bin")
 	goResp := captured(t, "handshake_response_go_sql_driver.bin")
-	// The backend logs the client in and then waits, reading nothing.
-	be := startBackend(t, "server1", func(c net.Conn) {
-		if mysqlwire.WritePacket(c, 0, greeting) != nil {
-			return
-		}
-		var b [4096]byte
-		if _, err := c.Read(b[:]); err != nil {
-			return
-		}
-		if mysqlwire.WritePacket(c, 2, []byte{0, 0, 0, 2, 0, 0, 0}) != nil {
-			return
-		}
-		_, _ = c.Read(b[:1])
-	})
+	be := startLoginBackend(t)
 	login := func(t *testing.T, addr string) net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -206,4 +197,168 @@ func TestIdleSessionMemory(t *testing.T) {
 	if perSession > budget {
 		t.Errorf("an idle session costs %.0f B of Go memory, over the budget of %d B", perSession, budget)
 	}
+}
+
+// TestSessionsGoToTheirClientsCPU checks the placement the loops are pinned
+// for: a client logging in from a thread on CPU c is relayed by the loop on
+// c, whichever CPU the handshake ran on, and that loop's thread may run on
+// c alone.
+func TestSessionsGoToTheirClientsCPU(t *testing.T) {
+	cpus := proxy.AllowedCPUs()
+	if len(cpus) == 0 {
+		t.Fatal("sched_getaffinity found no CPU")
+	}
+	goResp := captured(t, "handshake_response_go_sql_driver.bin")
+	be := startLoginBackend(t)
+	p := startProxy(t, proxy.Config{Logger: slog.New(slog.DiscardHandler)}, be.srv)
+
+	pinned := map[string]int{}
+	waitFor(t, 5*time.Second, "a loop thread pinned to every CPU", func() bool {
+		clear(pinned)
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "status"))
+			if err != nil {
+				continue // the thread has ended
+			}
+			for line := range strings.Lines(string(b)) {
+				if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+					pinned[strings.TrimSpace(v)]++
+				}
+			}
+		}
+		for _, c := range cpus {
+			if pinned[strconv.Itoa(c)] < 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	for i, cpu := range cpus {
+		t.Run("CPU "+strconv.Itoa(cpu), func(st *testing.T) {
+			// The login's packets must leave from a thread on cpu.
+			type result struct {
+				c   net.Conn
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				runtime.LockOSThread() // never unlocked: the thread ends with its changed affinity
+				if err := proxy.PinThread(cpu); err != nil {
+					done <- result{err: err}
+					return
+				}
+				c, err := net.Dial("tcp", p.addr)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				var b [4096]byte
+				if _, err = c.Read(b[:]); err == nil {
+					if _, err = c.Write(packet(1, goResp)); err == nil {
+						_, err = c.Read(b[:])
+					}
+				}
+				done <- result{c, err}
+			}()
+			r := <-done
+			if r.c != nil {
+				// The session stays open for the CPUs after this one.
+				t.Cleanup(func() { r.c.Close() })
+			}
+			if r.err != nil {
+				st.Fatal(r.err)
+			}
+			waitFor(st, 5*time.Second, "the session on a loop", func() bool {
+				total := 0
+				for _, n := range proxy.LoopSessions(p.p) {
+					total += n
+				}
+				return total == i+1
+			})
+			if got := proxy.LoopSessions(p.p)[cpu]; got != 1 {
+				st.Errorf("sessions on the loop pinned to CPU %d: %d, want 1 (all: %v)", cpu, got, proxy.LoopSessions(p.p))
+			}
+		})
+	}
+}
+
+// TestHeldLoopsYield checks the loops that hold their processor while they
+// wait: the collector can still stop them, mid-traffic and idle, and idle
+// they cost no CPU. Each holds on to a processor the runtime thinks is
+// running, so a loop that ignored the runtime's signal would hang the
+// collector, and one the runtime kept interrupting would burn CPU (2.4% of
+// one, measured, before loops went back to ordinary waits when idle).
+func TestHeldLoopsYield(t *testing.T) {
+	srv := testMariaDB(t)
+	p := startProxy(t, proxy.Config{Logger: slog.New(slog.DiscardHandler)}, srv)
+	db := openDB(t, p.addr, "maxpwd", "portico_demo")
+	db.SetMaxIdleConns(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	pinging := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if err := db.PingContext(ctx); err != nil && ctx.Err() == nil {
+				pinging <- err
+				return
+			}
+		}
+		pinging <- nil
+	}()
+	for i := range 20 {
+		start := time.Now()
+		runtime.GC()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("collection %d during traffic took %v", i, d)
+		}
+	}
+	cancel()
+	if err := <-pinging; err != nil {
+		t.Fatal(err)
+	}
+
+	// Idle: the sessions stay open, nothing moves.
+	time.Sleep(100 * time.Millisecond)
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	before := cpu()
+	time.Sleep(time.Second)
+	used := cpu() - before
+	t.Logf("CPU used in an idle second: %v", used)
+	if used > 10*time.Millisecond {
+		t.Errorf("the idle proxy used %v of CPU in a second, want under 10ms", used)
+	}
+	start := time.Now()
+	runtime.GC()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("collection while idle took %v", d)
+	}
+}
+
+// startLoginBackend starts a backend that logs any client in and then
+// waits, reading nothing.
+func startLoginBackend(t *testing.T) *fakeBackend {
+	greeting := captured(t, "greeting_mariadb_go_session.bin")
+	return startBackend(t, "server1", func(c net.Conn) {
+		if mysqlwire.WritePacket(c, 0, greeting) != nil {
+			return
+		}
+		var b [4096]byte
+		if _, err := c.Read(b[:]); err != nil {
+			return
+		}
+		if mysqlwire.WritePacket(c, 2, []byte{0, 0, 0, 2, 0, 0, 0}) != nil {
+			return
+		}
+		_, _ = c.Read(b[:1])
+	})
 }

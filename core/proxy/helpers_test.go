@@ -27,6 +27,13 @@ import (
 
 const mariadbEnv = "PORTICO_TEST_MARIADB"
 
+// TestMain gives the event loops processors of their own, as cmd/portico
+// does, so the tests relay the way Portico does.
+func TestMain(m *testing.M) {
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + proxy.DefaultLoops())
+	os.Exit(m.Run())
+}
+
 // testMariaDB returns the real MariaDB the integration cases run against.
 // It is required, never optional: a missing server fails the test.
 func testMariaDB(tb testing.TB) core.Server {
@@ -175,6 +182,7 @@ func closedPort(tb testing.TB, name string) core.Server {
 // servers are tried in the order given.
 type testProxy struct {
 	addr   string
+	p      *proxy.Proxy
 	reg    *core.Registry
 	cancel context.CancelFunc
 	done   chan error
@@ -217,6 +225,7 @@ func startProxyService(tb testing.TB, cfg proxy.Config, svc core.Service, server
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &testProxy{addr: ln.Addr().String(), reg: reg, cancel: cancel, done: make(chan error, 1)}
 	px := proxy.New(cfg)
+	p.p = px
 	go func() { p.done <- px.Serve(ctx, ln, topo.Listeners[0]) }()
 	waitFor(tb, 5*time.Second, "the proxy to serve", func() bool { return proxy.Serving(px) })
 	tb.Cleanup(func() {

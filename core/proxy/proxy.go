@@ -22,7 +22,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -89,11 +88,9 @@ type Config struct {
 	// comparing the two.
 	NoEventLoop bool
 	// Loops is how many event loops relay sessions (MaxScale's threads).
-	// Zero is one per two processors (GOMAXPROCS), at least one: a loop's
-	// thread does all its relaying in the kernel, and on a machine it
-	// shares with its clients or database, fewer loops find more sessions
-	// ready per wake-up. Measured on 2 CPUs, a second loop cost 1.18 times
-	// the CPU per query of one and served 14% fewer queries.
+	// Zero is DefaultLoops, one per CPU, each pinned to its CPU. A loop
+	// holds a processor (GOMAXPROCS) while it waits if the program has
+	// more processors than loops; see epollWait.
 	Loops int
 	// TLS is what LoadTLS loaded for Topology; nil if no listener or
 	// server has ssl.
@@ -143,7 +140,7 @@ func New(cfg Config) *Proxy {
 	if !cfg.NoEventLoop {
 		n := cfg.Loops
 		if n <= 0 {
-			n = max(1, runtime.GOMAXPROCS(0)/2)
+			n = DefaultLoops()
 		}
 		p.loops = newLoopGroup(n)
 	}

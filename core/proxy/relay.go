@@ -73,7 +73,7 @@ func (s *session) relay(caps connCaps, shift byte) error {
 	}()
 	err := s.relayAuth(s.fromBackend, shift)
 	if err == nil {
-		if l := s.p.loops.pick(); l != nil {
+		if l := s.p.loops.pick(incomingCPU(s.client)); l != nil {
 			if handled, err := s.relayOnLoop(l, up, down, upstream); handled {
 				return err
 			}
