@@ -240,7 +240,7 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 		// Each loop holds a processor while it waits in epoll_wait; the
 		// handshakes, TLS sessions, the API and the monitors keep the
 		// ones they had.
-		n := runtime.GOMAXPROCS(0) + loops
+		n := runtime.GOMAXPROCS(0) + proxy.LoopThreads(loops)
 		logger.Debug("GOMAXPROCS raised for the event loops", "threads", loops, "gomaxprocs", n)
 		runtime.GOMAXPROCS(n)
 	}

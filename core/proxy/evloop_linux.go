@@ -31,6 +31,14 @@ import (
 // wakes an idle one: measured here on 2 CPUs with sysbench, placing by CPU
 // halved the rescheduling interrupts per query, and served 1.16 times the
 // queries of HAProxy where one unpinned loop served 1.06 times.
+//
+// That needs a client whose thread stays on a CPU, as a thread per
+// connection does. A client that hops, as a goroutine does, would have
+// every hop cross CPUs to a pinned loop: measured, its round trips took
+// 1.24 times as long. So the loops check where a client's packets arrive
+// now and then, and move a session whose client has left its loop's CPU
+// to one more loop, pinned to none, which the scheduler runs where it is
+// woken; and back to a pinned loop once the client settles on a CPU.
 
 // readEvents are what a connection being read is watched for: bytes, and
 // its peer shutting its side (which a read then sees as the end).
@@ -45,7 +53,8 @@ const loopBuffer = 256 << 10
 type loopGroup struct {
 	n int // loops to run
 	// cpus are the CPUs to pin the loops to, one each, if there is one
-	// loop per CPU the process may run on; else nil.
+	// loop per CPU the process may run on and more than one CPU; else nil.
+	// A group that pins also runs a loop pinned to none, the last.
 	cpus  []int
 	mu    sync.Mutex
 	users int // running Serve calls; the loops run while there are any
@@ -55,15 +64,20 @@ type loopGroup struct {
 
 func newLoopGroup(n int) *loopGroup {
 	g := &loopGroup{n: n}
-	if cpus := allowedCPUs(); len(cpus) == n {
+	if cpus := allowedCPUs(); n > 1 && len(cpus) == n {
 		g.cpus = cpus
+		g.n++
 	}
 	return g
 }
 
-// DefaultLoops is the number of loops a Config with no Loops runs: one per
-// CPU the process may run on.
+// DefaultLoops is the number of loops a Config with no Loops asks for: one
+// per CPU the process may run on.
 func DefaultLoops() int { return runtime.NumCPU() }
+
+// LoopThreads is the number of threads n loops take: one each, and one
+// more for a loop pinned to none when the loops are pinned.
+func LoopThreads(n int) int { return newLoopGroup(n).n }
 
 // start starts the loops for one more Serve call.
 func (g *loopGroup) start() error {
@@ -79,20 +93,27 @@ func (g *loopGroup) start() error {
 	// A loop that holds its processor while it waits needs the program
 	// to have another for everything else.
 	holdP := runtime.GOMAXPROCS(0) > g.n
+	loops := make([]*loop, 0, g.n)
 	for i := range g.n {
 		l, err := newLoop()
 		if err != nil {
-			g.stopLocked()
+			for _, l := range loops {
+				l.close()
+			}
 			g.users--
 			return err
 		}
 		l.cpu, l.holdP = -1, holdP
-		if g.cpus != nil {
+		if i < len(g.cpus) {
 			l.cpu = g.cpus[i]
 		}
-		g.loops = append(g.loops, l)
+		loops = append(loops, l)
+	}
+	for _, l := range loops {
+		l.siblings, l.pins = loops, g.cpus != nil
 		go l.run()
 	}
+	g.loops = loops
 	return nil
 }
 
@@ -128,8 +149,9 @@ func (g *loopGroup) running() bool {
 }
 
 // pick returns the loop for a new session whose client's packets arrive on
-// cpu (-1 if unknown): the loop pinned to it, if any, else the next in
-// turn. It returns nil if no loop runs.
+// cpu (-1 if unknown): the loop pinned to it, or else the one pinned to
+// none if the loops are pinned, or else the next in turn. It returns nil if
+// no loop runs.
 func (g *loopGroup) pick(cpu int) *loop {
 	if g == nil {
 		return nil
@@ -139,12 +161,21 @@ func (g *loopGroup) pick(cpu int) *loop {
 	if len(g.loops) == 0 {
 		return nil
 	}
-	for _, l := range g.loops {
+	if g.cpus != nil {
+		return pinnedTo(g.loops, cpu)
+	}
+	return g.loops[int(g.next.Add(1))%len(g.loops)]
+}
+
+// pinnedTo returns the loop of loops pinned to cpu, or else the one pinned
+// to none, the last.
+func pinnedTo(loops []*loop, cpu int) *loop {
+	for _, l := range loops {
 		if cpu >= 0 && l.cpu == cpu {
 			return l
 		}
 	}
-	return g.loops[int(g.next.Add(1))%len(g.loops)]
+	return loops[len(loops)-1]
 }
 
 // loop is one epoll instance and the goroutine that serves it. The
@@ -154,6 +185,10 @@ func (g *loopGroup) pick(cpu int) *loop {
 // wakes a second thread to look for work each time (measured here: 3.75
 // epoll calls and 1.9 wake-ups per query).
 type loop struct {
+	// siblings are the loops of the group, this one too, fixed while
+	// they run; pins says that they are pinned.
+	siblings []*loop
+	pins     bool
 	// cpu is the CPU the loop's thread is pinned to, or -1.
 	cpu int
 	// holdP says to wait in epoll_wait holding the goroutine's processor,
@@ -193,6 +228,12 @@ type loopConn struct {
 	// scanner and returns what to write to the peer: the same bytes, or
 	// a copy with packets replaced.
 	feed func(chunk []byte) []byte
+	// For a client's connection on pinned loops: reads counts reads to
+	// the next look at where its packets arrive, and cpu and looks are
+	// what place remembers of the last looks.
+	reads uint8
+	cpu   int16
+	looks uint8
 }
 
 // loopSession is a session on a loop.
@@ -229,6 +270,11 @@ func (l *loop) stop() {
 	one := [8]byte{1}
 	_, _ = rawWrite(l.wakefd, one[:])
 	<-l.done
+	l.close()
+}
+
+// close closes the loop's descriptors; the loop does not run.
+func (l *loop) close() {
 	syscall.Close(l.wakefd)
 	syscall.Close(l.epfd)
 }
@@ -244,15 +290,11 @@ func (l *loop) ctl(op int, fd int, events uint32) error {
 	return nil
 }
 
-// add puts a session's two connections on the loop. The fds are the
-// session's own duplicates, non-blocking like every socket Go opens.
+// add puts a session's two connections on the loop, watched for their
+// events. The fds are the session's own duplicates, non-blocking like
+// every socket Go opens.
 func (l *loop) add(ls *loopSession) error {
 	for i, c := range []*loopConn{ls.client, ls.backed} {
-		c.events = readEvents
-		if c.eof {
-			// Epoll reports a hang-up whatever it is asked for.
-			c.events = 0
-		}
 		if err := l.ctl(syscall.EPOLL_CTL_ADD, c.fd, c.events); err != nil {
 			if i == 1 {
 				_ = l.ctl(syscall.EPOLL_CTL_DEL, ls.client.fd, 0)
@@ -379,6 +421,65 @@ func (l *loop) read(c *loopConn) {
 		c.peer.out = append(l.getOut(), rest...)
 		l.watch(c.peer, c.peer.events|syscall.EPOLLOUT)
 		l.watch(c, c.events&^readEvents)
+	}
+	if c.client && l.pins && !c.sess.ended {
+		if c.reads++; c.reads == placeEvery {
+			c.reads = 0
+			l.place(c)
+		}
+	}
+}
+
+// placeEvery is how many reads of a client's connection a pinned loop
+// relays between looks at where its packets arrive: a look is a system
+// call, and a client that stays put needs none.
+const placeEvery = 16
+
+// place looks at where the packets of client connection c arrive, and
+// moves its session to the loop that should relay it: from a pinned loop
+// to the one pinned to none once two looks in a row found another CPU,
+// and from that one to the loop pinned to a CPU once eight looks in a row
+// found that CPU. The margins keep a client that hops from moving often.
+func (l *loop) place(c *loopConn) {
+	cpu, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, soIncomingCPU)
+	if err != nil {
+		return
+	}
+	var to *loop
+	if l.cpu >= 0 {
+		// c.looks counts the looks in a row that found another CPU.
+		if cpu == l.cpu {
+			c.looks = 0
+		} else if c.looks++; c.looks == 2 {
+			to = pinnedTo(l.siblings, -1)
+		}
+	} else {
+		// c.looks counts the looks in a row that found c.cpu.
+		if int(c.cpu) != cpu {
+			c.cpu, c.looks = int16(cpu), 0
+		}
+		if c.looks++; c.looks == 8 {
+			to = pinnedTo(l.siblings, cpu)
+		}
+	}
+	if to != nil && to != l {
+		c.cpu, c.looks = -1, 0
+		l.move(c.sess, to)
+	}
+}
+
+// move hands a session over to another loop. Only the loop that owns a
+// session touches it, so this loop lets go of it before the other can see
+// it; the connections keep what they are watched for, and what they hold.
+func (l *loop) move(ls *loopSession, to *loop) {
+	for _, c := range []*loopConn{ls.client, ls.backed} {
+		_ = l.ctl(syscall.EPOLL_CTL_DEL, c.fd, 0)
+	}
+	l.mu.Lock()
+	l.conns[ls.client.fd], l.conns[ls.backed.fd] = nil, nil
+	l.mu.Unlock()
+	if err := to.add(ls); err != nil {
+		l.end(ls, err)
 	}
 }
 
@@ -578,8 +679,12 @@ func (s *session) relayOnLoop(l *loop, up *clientSide, down *backendSide, upstre
 	s.h.Update(func(sess *core.Session) { sess.Memory.ClientBuffer, sess.Memory.BackendBuffer = 0, 0 })
 
 	ls := &loopSession{s: s}
-	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed, eof: clientShut}
-	ls.backed = &loopConn{fd: bfd, sess: ls, feed: down.feed}
+	ls.client = &loopConn{fd: cfd, sess: ls, client: true, feed: up.feed, eof: clientShut, events: readEvents, cpu: -1}
+	if clientShut {
+		// Epoll reports a hang-up whatever it is asked for.
+		ls.client.events = 0
+	}
+	ls.backed = &loopConn{fd: bfd, sess: ls, feed: down.feed, events: readEvents}
 	ls.client.peer, ls.backed.peer = ls.backed, ls.client
 	if err := l.add(ls); err != nil {
 		s.closeLoopFDs()

@@ -20,6 +20,9 @@ type loop struct{}
 // DefaultLoops is zero: no loop runs here.
 func DefaultLoops() int { return 0 }
 
+// LoopThreads is zero: no loop runs here.
+func LoopThreads(int) int { return 0 }
+
 func incomingCPU(net.Conn) int { return -1 }
 
 type loopFDs struct{}

@@ -3,6 +3,7 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -361,4 +362,131 @@ func startLoginBackend(t *testing.T) *fakeBackend {
 		}
 		_, _ = c.Read(b[:1])
 	})
+}
+
+// TestSessionsFollowTheirClients checks that the loops look again where a
+// client's packets arrive: a client that moves to another CPU is relayed
+// by that CPU's loop before long, and one that hops between CPUs by the
+// loop pinned to none.
+func TestSessionsFollowTheirClients(t *testing.T) {
+	cpus := proxy.AllowedCPUs()
+	greeting := captured(t, "greeting_mariadb_go_session.bin")
+	goResp := captured(t, "handshake_response_go_sql_driver.bin")
+	// The backend logs the client in, then answers every command with OK.
+	be := startBackend(t, "server1", func(c net.Conn) {
+		if mysqlwire.WritePacket(c, 0, greeting) != nil {
+			return
+		}
+		r := bufio.NewReader(c)
+		if _, _, err := mysqlwire.ReadPacket(r, 0); err != nil {
+			return
+		}
+		for seq := byte(2); ; seq = 1 {
+			if mysqlwire.WritePacket(c, seq, []byte{0, 0, 0, 2, 0, 0, 0}) != nil {
+				return
+			}
+			if _, _, err := mysqlwire.ReadPacket(r, 0); err != nil {
+				return
+			}
+		}
+	})
+	p := startProxy(t, proxy.Config{Logger: slog.New(slog.DiscardHandler)}, be.srv)
+
+	// client logs in from a thread pinned to cpus[0], then sends a
+	// COM_PING from the CPU of each step in turn and waits for its OK.
+	client := func(t *testing.T, steps []int) {
+		t.Helper()
+		done := make(chan error, 1)
+		var conn net.Conn
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with its changed affinity
+			done <- func() error {
+				if err := proxy.PinThread(cpus[0]); err != nil {
+					return err
+				}
+				c, err := net.Dial("tcp", p.addr)
+				if err != nil {
+					return err
+				}
+				conn = c
+				var b [4096]byte
+				if _, err := c.Read(b[:]); err != nil {
+					return err
+				}
+				if _, err := c.Write(packet(1, goResp)); err != nil {
+					return err
+				}
+				if _, err := c.Read(b[:]); err != nil {
+					return err
+				}
+				on := cpus[0]
+				for _, cpu := range steps {
+					if cpu != on {
+						if err := proxy.PinThread(cpu); err != nil {
+							return err
+						}
+						on = cpu
+					}
+					if _, err := c.Write(packet(0, []byte{0x0e})); err != nil {
+						return err
+					}
+					if _, err := c.Read(b[:]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+		err := <-done
+		if conn != nil {
+			t.Cleanup(func() { conn.Close() })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	repeat := func(cpu, n int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = cpu
+		}
+		return s
+	}
+
+	if len(cpus) < 2 {
+		// One CPU: nothing to pin, and every session on the one loop.
+		client(t, repeat(cpus[0], 64))
+		if got := proxy.LoopSessions(p.p); got[-1] != 1 {
+			t.Errorf("sessions by loop CPU: %v, want one on a loop pinned to none", got)
+		}
+		return
+	}
+	a, b := cpus[0], cpus[1]
+	// The loops look every 16 reads: two looks away from a pinned loop's
+	// CPU move a session to the loop pinned to none, and eight in a row
+	// on one CPU move it on to that CPU's loop.
+	var hops []int
+	hops = append(hops, repeat(b, 32)...)
+	for range 8 {
+		hops = append(append(hops, repeat(a, 16)...), repeat(b, 16)...)
+	}
+	tests := []struct {
+		name  string
+		steps []int
+		want  int // the CPU of the loop that ends up with the session
+	}{
+		{"stays", repeat(a, 200), a},
+		{"moves to another CPU", repeat(b, 200), b},
+		{"hops between CPUs", hops, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := proxy.LoopSessions(p.p)
+			client(t, tt.steps)
+			after := proxy.LoopSessions(p.p)
+			if after[tt.want] != before[tt.want]+1 {
+				t.Errorf("sessions by loop CPU went from %v to %v, want one more on the loop pinned to %d", before, after, tt.want)
+			}
+		})
+	}
 }

@@ -30,7 +30,7 @@ const mariadbEnv = "PORTICO_TEST_MARIADB"
 // TestMain gives the event loops processors of their own, as cmd/portico
 // does, so the tests relay the way Portico does.
 func TestMain(m *testing.M) {
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + proxy.DefaultLoops())
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + proxy.LoopThreads(proxy.DefaultLoops()))
 	os.Exit(m.Run())
 }
 
