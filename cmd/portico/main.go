@@ -236,7 +236,10 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 				Logger: logger.With("component", "monitor")})
 		})
 	}
-	if loops := cmp.Or(cfg.Threads, proxy.DefaultLoops()); loops > 0 && os.Getenv("PORTICO_RELAY") != "goroutines" {
+	// PORTICO_RELAY=goroutines relays on goroutines instead of event
+	// loops, for bench:proxy to compare the two in one run.
+	noLoops := os.Getenv("PORTICO_RELAY") == "goroutines"
+	if loops := cmp.Or(cfg.Threads, proxy.DefaultLoops()); loops > 0 && !noLoops {
 		// Each loop holds a processor while it waits in epoll_wait; the
 		// handshakes, TLS sessions, the API and the monitors keep the
 		// ones they had.
@@ -245,10 +248,8 @@ func startDraining(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 		runtime.GOMAXPROCS(n)
 	}
 	px := proxy.New(proxy.Config{Registry: a.registry, Topology: &cfg.Topology, TLS: proxyTLS, States: a.states,
-		Logger: logger.With("component", "proxy"),
-		// PORTICO_RELAY=goroutines relays on goroutines instead of event
-		// loops, for bench:proxy to compare the two in one run.
-		NoEventLoop: os.Getenv("PORTICO_RELAY") == "goroutines",
+		Logger:      logger.With("component", "proxy"),
+		NoEventLoop: noLoops,
 		Loops:       cfg.Threads})
 	var proxies sync.WaitGroup
 	for i, l := range cfg.Topology.Listeners {
