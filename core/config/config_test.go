@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -160,15 +161,9 @@ func TestRetainLastStatements(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := "[maxscale]\n" + tt.global + fmt.Sprintf(rest, tt.svcA)
-			cfg, err := config.Parse("my.cnf", strings.NewReader(in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			cfg, ok := parse(t, strings.NewReader(in), tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if a, b := cfg.Topology.Services[0].RetainLastStatements, cfg.Topology.Services[1].RetainLastStatements; a != tt.wantA || b != tt.wantB {
 				t.Errorf("retain a=%d b=%d, want %d %d", a, b, tt.wantA, tt.wantB)
@@ -200,15 +195,9 @@ func TestThreads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("my.cnf", strings.NewReader("[maxscale]\n"+tt.line+rest))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			cfg, ok := parse(t, strings.NewReader("[maxscale]\n"+tt.line+rest), tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Threads != tt.want {
 				t.Errorf("Threads = %d, want %d", cfg.Threads, tt.want)
@@ -269,15 +258,9 @@ func TestTLSSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("my.cnf", strings.NewReader(fmt.Sprintf(layout, tt.server, tt.listener)))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			cfg, ok := parse(t, strings.NewReader(fmt.Sprintf(layout, tt.server, tt.listener)), tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := cfg.Topology.Servers[0]; !reflect.DeepEqual(got, tt.wantServer) {
 				t.Errorf("server = %+v\nwant %+v", got, tt.wantServer)
@@ -292,4 +275,21 @@ func TestTLSSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parse parses r as my.cnf. If wantErr is set, parsing must fail with an
+// error containing it, and ok is false; otherwise it must succeed.
+func parse(t *testing.T, r io.Reader, wantErr string) (cfg *config.Config, ok bool) {
+	t.Helper()
+	cfg, err := config.Parse("my.cnf", r)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
 }

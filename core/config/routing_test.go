@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/portico-db/portico/core"
-	"github.com/portico-db/portico/core/config"
 )
 
 // routingBase has two servers, a listener for service svc and room for the
@@ -38,15 +37,9 @@ func TestRouterOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("my.cnf", strings.NewReader(routingBase+tt.line+routingListener))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			cfg, ok := parse(t, strings.NewReader(routingBase+tt.line+routingListener), tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := cfg.Topology.Services[0].RouterOptions; !slices.Equal(got, tt.want) {
 				t.Errorf("router options = %q, want %q", got, tt.want)
@@ -102,15 +95,9 @@ func TestMonitors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Parse("my.cnf", strings.NewReader(routingBase+routingListener+head+tt.lines))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			cfg, ok := parse(t, strings.NewReader(routingBase+routingListener+head+tt.lines), tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := cfg.Topology.Monitors
 			if len(got) != len(tt.want) {
